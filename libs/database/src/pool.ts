@@ -1,0 +1,25 @@
+import { Pool, PoolConfig, types } from 'pg';
+
+// int8 (bigint) columns hold versions, positions and counts: all far below 2^53, so plain numbers
+// are exact and far more pleasant than strings. Registered once, process-wide.
+types.setTypeParser(types.builtins.INT8, (v) => Number(v));
+
+export interface CreatePoolOptions extends Omit<PoolConfig, 'connectionString'> {
+  max?: number;
+}
+
+/** A node-postgres pool. Errors of idle clients are logged, never allowed to crash the process. */
+export function createPool(url: string, options: CreatePoolOptions = {}): Pool {
+  const pool = new Pool({
+    connectionString: url,
+    max: options.max ?? 20,
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5000,
+    idleTimeoutMillis: options.idleTimeoutMillis ?? 30000,
+    ...options,
+  });
+  pool.on('error', (err) => {
+    // An idle client lost its connection (server restart, network): the pool replaces it.
+    process.emitWarning(`pg pool: idle client error: ${err.message}`);
+  });
+  return pool;
+}

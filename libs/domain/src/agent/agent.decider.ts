@@ -1,0 +1,113 @@
+import { Decider, DomainError } from '../decider';
+import { Resources } from '../resources';
+import { AgentCommand } from './agent.commands';
+import { AgentEvent } from './agent.events';
+
+export type AgentStatus = 'PROVISIONING' | 'ACTIVE' | 'DECOMMISSIONED';
+
+export interface RegisteredAgent {
+  status: AgentStatus;
+  agentId: string;
+  tenantId: string;
+  name: string;
+  type: string;
+  capabilities: string[];
+  resources: Resources;
+  sagaId: string;
+  permissions: string[];
+}
+
+export type AgentState = { status: 'NONE' } | RegisteredAgent;
+
+export const agentStreamId = (agentId: string): string => `agent-${agentId}`;
+
+function registered(state: AgentState): RegisteredAgent {
+  if (state.status === 'NONE') throw new DomainError('AGENT_NOT_FOUND', 'agent not found');
+  return state;
+}
+
+function notDecommissioned(state: AgentState): RegisteredAgent {
+  const agent = registered(state);
+  if (agent.status === 'DECOMMISSIONED') {
+    throw new DomainError('AGENT_DECOMMISSIONED', `agent ${agent.agentId} is decommissioned`, {
+      agentId: agent.agentId,
+    });
+  }
+  return agent;
+}
+
+export const agentDecider: Decider<AgentState, AgentCommand, AgentEvent> = {
+  initialState: () => ({ status: 'NONE' }),
+
+  evolve(state, event) {
+    if (event.type === 'AgentRegistered') return { status: 'PROVISIONING', ...event.data, permissions: [] };
+    if (state.status === 'NONE') return state;
+    switch (event.type) {
+      case 'PermissionsGranted':
+        return { ...state, permissions: [...state.permissions, ...event.data.permissions] };
+      case 'PermissionsRevoked': {
+        const revoked = new Set(event.data.permissions);
+        return { ...state, permissions: state.permissions.filter((p) => !revoked.has(p)) };
+      }
+      case 'AgentActivated':
+        return { ...state, status: 'ACTIVE' };
+      case 'AgentDecommissioned':
+        return { ...state, status: 'DECOMMISSIONED' };
+    }
+  },
+
+  decide(command, state) {
+    switch (command.type) {
+      case 'RegisterAgent': {
+        if (state.status !== 'NONE') {
+          // The same saga registering again is its own retry after a crash; anyone else collides.
+          if (state.sagaId === command.data.sagaId) return [];
+          throw new DomainError('AGENT_EXISTS', `agent ${state.agentId} already exists`, { agentId: state.agentId });
+        }
+        const { capabilities, resources, ...rest } = command.data;
+        return [
+          {
+            type: 'AgentRegistered',
+            data: { ...rest, capabilities: [...capabilities], resources: { ...resources } },
+          },
+        ];
+      }
+      case 'GrantPermissions': {
+        const agent = notDecommissioned(state);
+        const allowed = new Set(command.data.allowedPermissions);
+        const notAllowed = unique(command.data.permissions.filter((p) => !allowed.has(p)));
+        if (notAllowed.length > 0) {
+          const message = `permissions not allowed for the tenant: ${notAllowed.join(', ')}`;
+          throw new DomainError('PERMISSION_NOT_ALLOWED', message, {
+            agentId: agent.agentId,
+            permissions: notAllowed,
+          });
+        }
+        const held = new Set(agent.permissions);
+        const granted = unique(command.data.permissions.filter((p) => !held.has(p)));
+        if (granted.length === 0) return [];
+        return [{ type: 'PermissionsGranted', data: { agentId: agent.agentId, permissions: granted } }];
+      }
+      case 'RevokePermissions': {
+        // Allowed on a decommissioned agent: it is a compensation and must be able to finish.
+        const agent = registered(state);
+        const held = new Set(agent.permissions);
+        const revoked = unique(command.data.permissions.filter((p) => held.has(p)));
+        if (revoked.length === 0) return [];
+        return [{ type: 'PermissionsRevoked', data: { agentId: agent.agentId, permissions: revoked } }];
+      }
+      case 'ActivateAgent': {
+        const agent = notDecommissioned(state);
+        if (agent.status === 'ACTIVE') return [];
+        return [{ type: 'AgentActivated', data: { agentId: agent.agentId } }];
+      }
+      case 'DecommissionAgent': {
+        const agent = registered(state);
+        if (agent.status === 'DECOMMISSIONED') return [];
+        return [{ type: 'AgentDecommissioned', data: { agentId: agent.agentId, reason: command.data.reason ?? null } }];
+      }
+    }
+  },
+};
+
+const unique = (values: string[]): string[] => [...new Set(values)];

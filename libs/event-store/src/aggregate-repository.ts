@@ -1,0 +1,133 @@
+import { PoolClient } from 'pg';
+import { isEventStoreError } from './event-store.errors';
+import { EventStore } from './event-store.port';
+import { EventMetadata, RecordedEvent } from './event-store.types';
+import { eventIdFor } from './deterministic-id';
+
+/** The pure decider of an aggregate (same shape as libs/domain's Decider). */
+export interface AggregateDecider<State, Command, Event extends { type: string; data: unknown }> {
+  initialState(): State;
+  evolve(state: State, event: Event): State;
+  decide(command: Command, state: State): Event[];
+}
+
+export interface AggregateType<State, Command, Event extends { type: string; data: unknown }> {
+  /** Stream category, e.g. `agent`: streams are `<category>-<id>`. */
+  category: string;
+  decider: AggregateDecider<State, Command, Event>;
+  /** Snapshot every N events; bump `schemaVersion` when the state's shape changes. */
+  snapshot?: { every: number; schemaVersion: number };
+}
+
+export interface LoadedAggregate<State> {
+  streamId: string;
+  state: State;
+  /** Version of the last event folded, -1 for a new stream. */
+  version: number;
+  /** Whether a snapshot was used. */
+  fromSnapshot: boolean;
+}
+
+export interface HandleOptions {
+  tenantId: string;
+  metadata?: Partial<EventMetadata>;
+  /** Deterministic command id: event ids derive from it, so retries never duplicate events. */
+  commandId?: string;
+  tx?: PoolClient;
+  maxRetries?: number;
+}
+
+export interface HandleResult<State, Event> {
+  events: Event[];
+  state: State;
+  version: number;
+}
+
+const PAGE = 1000;
+
+/** Loads aggregates (snapshot + tail), decides, and appends with the expected version. */
+export class AggregateRepository {
+  constructor(private readonly store: EventStore) {}
+
+  streamId(type: { category: string }, id: string): string {
+    return `${type.category}-${id}`;
+  }
+
+  /** State at the stream's end, or at `atVersion` (inclusive) when given. */
+  async load<S, C, E extends { type: string; data: unknown }>(
+    type: AggregateType<S, C, E>,
+    id: string,
+    options: { atVersion?: number; tx?: PoolClient; useSnapshots?: boolean } = {},
+  ): Promise<LoadedAggregate<S>> {
+    const streamId = this.streamId(type, id);
+    let state = type.decider.initialState();
+    let version = -1;
+    let fromSnapshot = false;
+    if (type.snapshot && options.useSnapshots !== false) {
+      const snap = await this.store.readSnapshot<S>(streamId, type.snapshot.schemaVersion, { tx: options.tx });
+      if (snap && (options.atVersion === undefined || snap.version <= options.atVersion)) {
+        state = snap.state;
+        version = snap.version;
+        fromSnapshot = true;
+      }
+    }
+    for (;;) {
+      const remaining = options.atVersion === undefined ? PAGE : Math.min(PAGE, options.atVersion - version);
+      if (remaining <= 0) break;
+      const page = await this.store.readStream(streamId, { fromVersion: version + 1, limit: remaining, tx: options.tx });
+      for (const e of page.events) state = type.decider.evolve(state, toDomainEvent<E>(e));
+      if (page.events.length) version = page.events[page.events.length - 1].version;
+      if (page.events.length < remaining) break;
+    }
+    return { streamId, state, version, fromSnapshot };
+  }
+
+  /**
+   * Loads, decides and appends with the loaded version as the expected one; on a version conflict
+   * loads again and decides again. Domain errors thrown by `decide` propagate unchanged.
+   */
+  async handle<S, C, E extends { type: string; data: unknown }>(
+    type: AggregateType<S, C, E>,
+    id: string,
+    command: C,
+    options: HandleOptions,
+  ): Promise<HandleResult<S, E>> {
+    const maxRetries = options.maxRetries ?? 10;
+    for (let attempt = 0; ; attempt++) {
+      const loaded = await this.load(type, id, { tx: options.tx });
+      const events = type.decider.decide(command, loaded.state);
+      if (events.length === 0) return { events, state: loaded.state, version: loaded.version };
+      try {
+        const result = await this.store.appendToStream(
+          loaded.streamId,
+          events.map((e, i) => ({
+            eventId: options.commandId ? eventIdFor(options.commandId, i) : undefined,
+            type: e.type,
+            data: e.data,
+          })),
+          { expectedVersion: loaded.version, tenantId: options.tenantId, metadata: options.metadata, tx: options.tx },
+        );
+        let state = loaded.state;
+        for (const e of events) state = type.decider.evolve(state, e);
+        const newVersion = result.nextExpectedVersion;
+        if (type.snapshot && crossesBoundary(loaded.version, newVersion, type.snapshot.every)) {
+          await this.store.storeSnapshot(
+            { streamId: loaded.streamId, version: newVersion, schemaVersion: type.snapshot.schemaVersion, state },
+            { tx: options.tx },
+          );
+        }
+        return { events, state, version: newVersion };
+      } catch (err) {
+        if (!isEventStoreError(err, 'WRONG_EXPECTED_VERSION') || attempt >= maxRetries) throw err;
+      }
+    }
+  }
+}
+
+function crossesBoundary(from: number, to: number, every: number): boolean {
+  return every > 0 && Math.floor((to + 1) / every) > Math.floor((from + 1) / every);
+}
+
+function toDomainEvent<E>(e: RecordedEvent): E {
+  return { type: e.type, data: e.data } as E;
+}

@@ -1,0 +1,33 @@
+import { PoolClient } from 'pg';
+import {
+  AppendOptions,
+  AppendResult,
+  NewEvent,
+  ReadAllOptions,
+  ReadAllResult,
+  ReadStreamOptions,
+  ReadStreamResult,
+  Snapshot,
+} from './event-store.types';
+import { SubscribeOptions, Subscription } from './postgres/subscribe';
+
+export interface TransactionalOptions {
+  /** Run inside the caller's transaction (a client after BEGIN). */
+  tx?: PoolClient;
+}
+
+/** The event store port: the single source of truth of the platform. */
+export interface EventStore {
+  /** Atomic, idempotent by event id; throws EventStoreError WRONG_EXPECTED_VERSION / DUPLICATE_EVENT_ID. */
+  appendToStream(streamId: string, events: NewEvent[], options: AppendOptions & TransactionalOptions): Promise<AppendResult>;
+  /** Events are upcast to their current shape. */
+  readStream(streamId: string, options?: ReadStreamOptions & TransactionalOptions): Promise<ReadStreamResult>;
+  /** The global log, gap-safe, in position order. */
+  readAll(options?: ReadAllOptions & TransactionalOptions): Promise<ReadAllResult>;
+  headPosition(): Promise<number>;
+  subscribe(options: SubscribeOptions): Subscription;
+  readSnapshot<S>(streamId: string, schemaVersion: number, options?: TransactionalOptions): Promise<Snapshot<S> | undefined>;
+  storeSnapshot(snapshot: Snapshot, options?: TransactionalOptions): Promise<void>;
+  /** Runs `fn` in one transaction; appends given `{ tx }` commit or roll back together. */
+  transaction<T>(fn: (tx: PoolClient) => Promise<T>): Promise<T>;
+}

@@ -1,0 +1,19 @@
+export * from './event-store.types';
+export * from './event-store.errors';
+export { EventStore, TransactionalOptions } from './event-store.port';
+export { EVENT_STORE } from './event-store.tokens';
+export { PostgresEventStore, PostgresEventStoreOptions } from './postgres/postgres-event-store';
+export { SubscribeOptions, Subscription, EVENTS_CHANNEL } from './postgres/subscribe';
+export { Queryable } from './postgres/queryable';
+export { MAX_EVENTS_PER_APPEND } from './postgres/append-to-stream';
+export { deleteSnapshots } from './postgres/snapshots';
+export { UpcasterRegistry } from './upcasters';
+export { deterministicUuid, eventIdFor } from './deterministic-id';
+export {
+  AggregateRepository,
+  AggregateType,
+  AggregateDecider,
+  LoadedAggregate,
+  HandleOptions,
+  HandleResult,
+} from './aggregate-repository';

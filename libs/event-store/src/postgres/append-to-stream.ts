@@ -1,0 +1,148 @@
+import { randomUUID } from 'crypto';
+import { EventStoreError, wrongExpectedVersion } from '../event-store.errors';
+import { AppendOptions, AppendResult, ExpectedVersion, NewEvent } from '../event-store.types';
+import { pgConstraint, pgErrorCode, Queryable } from './queryable';
+
+const KIND = { any: 0, no_stream: 1, stream_exists: 2, exact: 3 } as const;
+
+// A named statement: parsed and planned once per connection, then only bound and executed.
+const APPEND_SQL = 'select outcome, current_version, first_version, last_position from append_to_stream($1, $2, $3, $4, $5, $6)';
+
+export interface AppendSettings {
+  /** Send a NOTIFY on each append so subscribers wake at once (costs a commit-time lock). */
+  notify: boolean;
+  /**
+   * Inside a caller's transaction a unique violation would abort the whole transaction: a
+   * savepoint keeps it usable for the idempotent-replay check and for the caller.
+   */
+  savepoint?: boolean;
+}
+
+export const MAX_EVENTS_PER_APPEND = 1000;
+
+/**
+ * Appends `events` to `streamId` atomically, in one round trip (the `append_to_stream` SQL
+ * function), enforcing the expected version. Appending again events whose ids are already stored
+ * at the same place returns the original result and writes nothing.
+ */
+export async function appendToStream(
+  db: Queryable,
+  streamId: string,
+  events: NewEvent[],
+  options: AppendOptions,
+  settings: AppendSettings,
+): Promise<AppendResult> {
+  if (events.length === 0 || events.length > MAX_EVENTS_PER_APPEND) {
+    throw new EventStoreError('INVALID_APPEND', `an append takes 1 to ${MAX_EVENTS_PER_APPEND} events`);
+  }
+  const expected = options.expectedVersion ?? 'any';
+  const payload = events.map((e) => ({
+    eventId: e.eventId ?? randomUUID(),
+    type: e.type,
+    schemaVersion: e.schemaVersion ?? 1,
+    data: e.data ?? {},
+    metadata: { ...options.metadata, ...e.metadata, tenantId: options.tenantId },
+  }));
+  const [kind, version] =
+    typeof expected === 'number' ? [KIND.exact, expected] : [KIND[expected as Exclude<ExpectedVersion, number>], null];
+  if (kind === undefined) throw new EventStoreError('INVALID_APPEND', `unknown expected version ${String(expected)}`);
+
+  // `any` races only with itself: retry on the unique-index conflict until our insert wins.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (settings.savepoint) await db.query('savepoint saga_append');
+      const { rows } = await db.query({
+        name: 'saga_append_to_stream',
+        text: APPEND_SQL,
+        values: [streamId, options.tenantId, kind, version, JSON.stringify(payload), settings.notify],
+      });
+      const row = rows[0];
+      if (settings.savepoint) await db.query('release savepoint saga_append');
+      if (row.outcome === 'ok') {
+        return {
+          streamId,
+          firstVersion: row.first_version,
+          nextExpectedVersion: row.current_version,
+          globalPosition: row.last_position,
+        };
+      }
+      const replay = await findIdempotentReplay(db, streamId, payload);
+      if (replay) return replay;
+      throw wrongExpectedVersion(streamId, expected, row.current_version ?? -1);
+    } catch (err) {
+      if (pgErrorCode(err) !== '23505') throw err;
+      if (settings.savepoint) await db.query('rollback to savepoint saga_append');
+      const replay = await findIdempotentReplay(db, streamId, payload);
+      if (replay) return replay;
+      if (pgConstraint(err) === 'events_stream_version_uq') {
+        if (kind === KIND.any && attempt < 20) continue;
+        const actual = await currentVersion(db, streamId);
+        throw wrongExpectedVersion(streamId, expected, actual);
+      }
+      throw err;
+    }
+  }
+}
+
+async function currentVersion(db: Queryable, streamId: string): Promise<number> {
+  const { rows } = await db.query('select max(version) as v from events where stream_id = $1', [streamId]);
+  return rows[0]?.v ?? -1;
+}
+
+interface PayloadEvent {
+  eventId: string;
+  type: string;
+  data: unknown;
+}
+
+/**
+ * After a conflict: are these exact events already stored, consecutively, in this stream? Then the
+ * append is a retry of one that succeeded and its original result is returned. An id stored with
+ * other content, or elsewhere, is DUPLICATE_EVENT_ID. Only runs on the (rare) conflict path.
+ */
+async function findIdempotentReplay(
+  db: Queryable,
+  streamId: string,
+  payload: PayloadEvent[],
+): Promise<AppendResult | undefined> {
+  const ids = payload.map((p) => p.eventId);
+  const { rows } = await db.query<{
+    event_id: string;
+    stream_id: string;
+    version: number;
+    global_position: number;
+    type: string;
+    same_data: boolean;
+  }>(
+    `select e.event_id, e.stream_id, e.version, e.global_position, e.type, e.data = p.data as same_data
+       from jsonb_to_recordset($2::jsonb) as p(id uuid, data jsonb)
+       join events e on e.event_id = p.id
+      where e.event_id = any($1::uuid[])`,
+    [ids, JSON.stringify(payload.map((p) => ({ id: p.eventId, data: p.data ?? {} })))],
+  );
+  if (rows.length === 0) return undefined;
+  const byId = new Map(rows.map((r) => [r.event_id, r]));
+  const first = byId.get(ids[0]);
+  const consistent =
+    rows.length === ids.length &&
+    first !== undefined &&
+    payload.every((p, i) => {
+      const r = byId.get(p.eventId);
+      return r && r.stream_id === streamId && r.version === first.version + i && r.type === p.type && r.same_data;
+    });
+  if (!consistent) {
+    const clash = rows.find((r) => r.stream_id !== streamId) ?? rows[0];
+    throw new EventStoreError(
+      'DUPLICATE_EVENT_ID',
+      `event id ${clash.event_id} is already stored with other content or at another place`,
+      { eventId: clash.event_id, streamId: clash.stream_id, version: clash.version },
+    );
+  }
+  const last = byId.get(ids[ids.length - 1])!;
+  return {
+    streamId,
+    firstVersion: first.version,
+    nextExpectedVersion: last.version,
+    globalPosition: last.global_position,
+  };
+}

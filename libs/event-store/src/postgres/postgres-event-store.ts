@@ -1,0 +1,96 @@
+import { Pool, PoolClient } from 'pg';
+import { EventStore, TransactionalOptions } from '../event-store.port';
+import {
+  AppendOptions,
+  AppendResult,
+  NewEvent,
+  ReadAllOptions,
+  ReadAllResult,
+  ReadStreamOptions,
+  ReadStreamResult,
+  Snapshot,
+  Upcaster,
+} from '../event-store.types';
+import { UpcasterRegistry } from '../upcasters';
+import { appendToStream } from './append-to-stream';
+import { readAll, readHeadPosition } from './read-all';
+import { readStream } from './read-stream';
+import { readSnapshot, storeSnapshot } from './snapshots';
+import { subscribe, SubscribeOptions, Subscription } from './subscribe';
+
+export interface PostgresEventStoreOptions {
+  upcasters?: Upcaster[];
+  /** NOTIFY subscribers on every append (default true). */
+  notify?: boolean;
+  /** Called after each successful append outside a transaction (metrics, wake-ups). */
+  onAppended?: (result: AppendResult, eventCount: number, ms: number) => void;
+}
+
+export class PostgresEventStore implements EventStore {
+  readonly upcasters: UpcasterRegistry;
+  private readonly notify: boolean;
+
+  constructor(
+    readonly pool: Pool,
+    private readonly options: PostgresEventStoreOptions = {},
+  ) {
+    this.upcasters = new UpcasterRegistry(options.upcasters);
+    this.notify = options.notify ?? true;
+  }
+
+  async appendToStream(streamId: string, events: NewEvent[], options: AppendOptions & TransactionalOptions): Promise<AppendResult> {
+    const started = performance.now();
+    const settings = { notify: this.notify };
+    const result = options.tx
+      ? await appendToStream(options.tx, streamId, events, options, { ...settings, savepoint: true })
+      : await appendToStream(this.pool, streamId, events, options, settings);
+    this.options.onAppended?.(result, events.length, performance.now() - started);
+    return result;
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions & TransactionalOptions = {}): Promise<ReadStreamResult> {
+    const result = await readStream(options.tx ?? this.pool, streamId, options);
+    if (this.upcasters.size) result.events = result.events.map((e) => this.upcasters.upcast(e));
+    return result;
+  }
+
+  async readAll(options: ReadAllOptions & TransactionalOptions = {}): Promise<ReadAllResult> {
+    const result = await readAll(options.tx ?? this.pool, options);
+    if (this.upcasters.size) result.events = result.events.map((e) => this.upcasters.upcast(e));
+    return result;
+  }
+
+  headPosition(): Promise<number> {
+    return readHeadPosition(this.pool);
+  }
+
+  subscribe(options: SubscribeOptions): Subscription {
+    const handler = this.upcasters.size
+      ? (events: Parameters<SubscribeOptions['handler']>[0]) => options.handler(events.map((e) => this.upcasters.upcast(e)))
+      : options.handler;
+    return subscribe(this.pool, { listen: this.notify, ...options, handler });
+  }
+
+  readSnapshot<S>(streamId: string, schemaVersion: number, options: TransactionalOptions = {}): Promise<Snapshot<S> | undefined> {
+    return readSnapshot<S>(options.tx ?? this.pool, streamId, schemaVersion);
+  }
+
+  storeSnapshot(snapshot: Snapshot, options: TransactionalOptions = {}): Promise<void> {
+    return storeSnapshot(options.tx ?? this.pool, snapshot);
+  }
+
+  async transaction<T>(fn: (tx: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      const result = await fn(client);
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+}
