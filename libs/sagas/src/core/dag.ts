@@ -1,0 +1,191 @@
+import { PriorityName, STEP_PRIORITY } from './saga.types';
+import { collectStrings, parseTemplates } from './templates';
+
+/** One task of a task-workflow saga; it becomes the step named by its id. */
+export interface WorkflowTask {
+  id: string;
+  handler: string;
+  dependsOn: string[];
+  config?: unknown;
+  priority?: PriorityName;
+  retry?: { maxAttempts: number; backoffMs: number };
+  timeoutMs?: number;
+  compensation?: { handler: string; config?: unknown };
+}
+
+export interface TaskWorkflowInput {
+  name: string;
+  /** 1..64, default 4. */
+  maxParallel?: number;
+  tasks: WorkflowTask[];
+}
+
+export interface ValidationProblem {
+  field: string;
+  message: string;
+}
+
+export const TASK_ID_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
+export const MAX_PARALLEL_LIMIT = 64;
+export const DEFAULT_WORKFLOW_MAX_PARALLEL = 4;
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Everything wrong with a task workflow, as `{ field, message }` (empty when it can run):
+ * ids, duplicates, unknown dependencies, cycles, unknown handlers, template references that name
+ * an unknown task or one that is not an ancestor, and maxParallel bounds.
+ */
+export function validateWorkflow(input: TaskWorkflowInput, knownHandlers: readonly string[]): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  const add = (field: string, message: string) => problems.push({ field, message });
+  if (!isObject(input)) return [{ field: '', message: 'must be an object' }];
+
+  if (input.maxParallel !== undefined && (!Number.isInteger(input.maxParallel) || input.maxParallel < 1 || input.maxParallel > MAX_PARALLEL_LIMIT)) {
+    add('maxParallel', `must be an integer from 1 to ${MAX_PARALLEL_LIMIT}`);
+  }
+  if (!Array.isArray(input.tasks)) {
+    add('tasks', 'must be an array');
+    return problems;
+  }
+  if (input.tasks.length === 0) {
+    add('tasks', 'must contain at least one task');
+    return problems;
+  }
+
+  const handlers = new Set(knownHandlers);
+  const indexById = new Map<string, number>();
+  const tasks = input.tasks as unknown[];
+
+  tasks.forEach((raw, i) => {
+    const f = `tasks[${i}]`;
+    if (!isObject(raw)) {
+      add(f, 'must be an object');
+      return;
+    }
+    const t = raw as Partial<WorkflowTask>;
+    if (typeof t.id !== 'string' || !TASK_ID_PATTERN.test(t.id)) {
+      add(`${f}.id`, 'must match ^[A-Za-z0-9_-]{1,100}$');
+    } else if (indexById.has(t.id)) {
+      add(`${f}.id`, `duplicate task id ${t.id} (also tasks[${indexById.get(t.id)}])`);
+    } else {
+      indexById.set(t.id, i);
+    }
+    if (typeof t.handler !== 'string' || !handlers.has(t.handler)) add(`${f}.handler`, `unknown handler ${String(t.handler)}`);
+    if (t.compensation !== undefined) {
+      if (!isObject(t.compensation)) add(`${f}.compensation`, 'must be an object');
+      else if (typeof t.compensation.handler !== 'string' || !handlers.has(t.compensation.handler)) {
+        add(`${f}.compensation.handler`, `unknown handler ${String(t.compensation.handler)}`);
+      }
+    }
+    if (t.priority !== undefined && !Object.prototype.hasOwnProperty.call(STEP_PRIORITY, t.priority)) {
+      add(`${f}.priority`, 'must be one of LOW, NORMAL, HIGH, CRITICAL');
+    }
+    if (t.retry !== undefined) {
+      if (!isObject(t.retry)) add(`${f}.retry`, 'must be an object');
+      else {
+        if (!Number.isInteger(t.retry.maxAttempts) || t.retry.maxAttempts < 1 || t.retry.maxAttempts > 100) {
+          add(`${f}.retry.maxAttempts`, 'must be an integer from 1 to 100');
+        }
+        if (!Number.isInteger(t.retry.backoffMs) || t.retry.backoffMs < 0 || t.retry.backoffMs > 3_600_000) {
+          add(`${f}.retry.backoffMs`, 'must be an integer from 0 to 3600000');
+        }
+      }
+    }
+    if (t.timeoutMs !== undefined && (!Number.isInteger(t.timeoutMs) || t.timeoutMs < 1 || t.timeoutMs > 86_400_000)) {
+      add(`${f}.timeoutMs`, 'must be an integer from 1 to 86400000');
+    }
+    if (t.dependsOn !== undefined && (!Array.isArray(t.dependsOn) || t.dependsOn.some((d) => typeof d !== 'string'))) {
+      add(`${f}.dependsOn`, 'must be an array of task ids');
+    }
+  });
+
+  // The graph over the tasks that have a valid, unique id; edges only to known ids.
+  const deps = new Map<string, string[]>();
+  tasks.forEach((raw, i) => {
+    if (!isObject(raw)) return;
+    const t = raw as Partial<WorkflowTask>;
+    if (typeof t.id !== 'string' || indexById.get(t.id) !== i) return;
+    const known: string[] = [];
+    if (Array.isArray(t.dependsOn)) {
+      t.dependsOn.forEach((d, j) => {
+        if (typeof d !== 'string') return;
+        if (!indexById.has(d)) add(`tasks[${i}].dependsOn[${j}]`, `unknown task id ${d}`);
+        else if (!known.includes(d)) known.push(d);
+      });
+    }
+    deps.set(t.id, known);
+  });
+
+  for (const cycle of findCycles(deps)) {
+    add(`tasks[${indexById.get(cycle[0])}].dependsOn`, `cycle: ${[...cycle, cycle[0]].join(' -> ')}`);
+  }
+
+  // Template references: a known task that is an ancestor (transitively) of the referencing task.
+  tasks.forEach((raw, i) => {
+    if (!isObject(raw)) return;
+    const t = raw as Partial<WorkflowTask>;
+    const ancestors = typeof t.id === 'string' && indexById.get(t.id) === i ? ancestorsOf(t.id, deps) : new Set<string>();
+    const strings = [
+      ...collectStrings(t.config, `tasks[${i}].config`),
+      ...(isObject(t.compensation) ? collectStrings(t.compensation.config, `tasks[${i}].compensation.config`) : []),
+    ];
+    for (const { field, value } of strings) {
+      for (const parsed of parseTemplates(value)) {
+        if (!parsed.ok) add(field, `malformed template reference ${parsed.text}: expected {{ taskId.output.path }}`);
+        else if (!indexById.has(parsed.ref.taskId)) add(field, `${parsed.ref.text} references unknown task ${parsed.ref.taskId}`);
+        else if (!ancestors.has(parsed.ref.taskId)) {
+          add(field, `${parsed.ref.text} references ${parsed.ref.taskId}, which is not an upstream dependency of ${String(t.id)}`);
+        }
+      }
+    }
+  });
+
+  return problems;
+}
+
+/** Transitive dependencies of `id` (cycle-safe). */
+export function ancestorsOf(id: string, deps: ReadonlyMap<string, readonly string[]>): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...(deps.get(id) ?? [])];
+  while (stack.length > 0) {
+    const d = stack.pop()!;
+    if (seen.has(d)) continue;
+    seen.add(d);
+    stack.push(...(deps.get(d) ?? []));
+  }
+  return seen;
+}
+
+/** Each cycle once, as the ids along it (`a` depends on `b` … depends on `a`), found by depth-first search. */
+export function findCycles(deps: ReadonlyMap<string, readonly string[]>): string[][] {
+  const cycles: string[][] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  // Iterative DFS: a long chain of tasks must not overflow the call stack.
+  for (const root of deps.keys()) {
+    if (state.has(root)) continue;
+    const stack: { id: string; next: number }[] = [{ id: root, next: 0 }];
+    state.set(root, 'visiting');
+    path.push(root);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const children = deps.get(top.id) ?? [];
+      if (top.next < children.length) {
+        const child = children[top.next++];
+        const s = state.get(child);
+        if (s === 'visiting') cycles.push(path.slice(path.indexOf(child)));
+        else if (s === undefined) {
+          state.set(child, 'visiting');
+          path.push(child);
+          stack.push({ id: child, next: 0 });
+        }
+      } else {
+        state.set(top.id, 'done');
+        path.pop();
+        stack.pop();
+      }
+    }
+  }
+  return cycles;
+}

@@ -1,0 +1,74 @@
+import { SagaError } from './saga.errors';
+import { CompensationEntry, SagaState } from './saga.state';
+import { SagaStatus, SagaType, StepStatus } from './saga.types';
+
+export interface SagaStepView {
+  name: string;
+  status: StepStatus;
+  attempts: number;
+  startedAt?: string;
+  finishedAt?: string;
+  output?: unknown;
+  error?: string;
+}
+
+/** `GET /v1/sagas/{sagaId}`. */
+export interface SagaView {
+  sagaId: string;
+  tenantId: string;
+  type: SagaType;
+  status: SagaStatus;
+  input: unknown;
+  steps: SagaStepView[];
+  version: number;
+  startedAt: string;
+  updatedAt: string;
+  finishedAt?: string;
+}
+
+/** `GET /v1/sagas/{sagaId}/compensations`. */
+export interface SagaCompensationsView {
+  sagaId: string;
+  status: SagaStatus;
+  entries: CompensationEntry[];
+}
+
+function started(state: SagaState): asserts state is SagaState & { status: SagaStatus; startedAt: string } {
+  if (state.status === 'NOT_STARTED' || state.startedAt === undefined) {
+    throw new SagaError('SAGA_NOT_FOUND', 'saga has not been started');
+  }
+}
+
+/** The API view of a saga; `version` is the version of the saga stream's last event. */
+export function toSagaView(state: SagaState, version: number): SagaView {
+  started(state);
+  const steps = state.plan.steps.map((p): SagaStepView => {
+    const st = state.steps[p.name];
+    return {
+      name: p.name,
+      status: st.status,
+      attempts: st.attempts,
+      ...(st.startedAt !== undefined ? { startedAt: st.startedAt } : {}),
+      ...(st.finishedAt !== undefined ? { finishedAt: st.finishedAt } : {}),
+      ...(st.output !== undefined ? { output: st.output } : {}),
+      ...(st.error !== undefined ? { error: st.error } : {}),
+    };
+  });
+  return {
+    sagaId: state.sagaId,
+    tenantId: state.tenantId,
+    type: state.sagaType,
+    status: state.status,
+    input: state.input,
+    steps,
+    version,
+    startedAt: state.startedAt,
+    updatedAt: state.updatedAt ?? state.startedAt,
+    ...(state.finishedAt !== undefined ? { finishedAt: state.finishedAt } : {}),
+  };
+}
+
+export function toCompensationsView(state: SagaState): SagaCompensationsView {
+  started(state);
+  return { sagaId: state.sagaId, status: state.status, entries: state.compensations.map((e) => ({ ...e })) };
+}

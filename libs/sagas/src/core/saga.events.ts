@@ -1,0 +1,88 @@
+import { SagaPlan, SagaType } from './saga.types';
+
+/** Saga events. Type strings are stable (stored); every time is an ISO-8601 string. */
+export type SagaStarted = {
+  type: 'SagaStarted';
+  data: {
+    sagaId: string;
+    tenantId: string;
+    sagaType: SagaType;
+    input: unknown;
+    plan: SagaPlan;
+    idempotencyKey?: string;
+    at: string;
+  };
+};
+export type StepStarted = { type: 'StepStarted'; data: { step: string; attempt: number; at: string; timeoutAt: string } };
+export type StepSucceeded = { type: 'StepSucceeded'; data: { step: string; attempt: number; output?: unknown; at: string } };
+export type StepFailed = {
+  type: 'StepFailed';
+  data: { step: string; attempt: number; error: string; final: boolean; at: string };
+};
+export type StepRetryScheduled = {
+  type: 'StepRetryScheduled';
+  data: { step: string; nextAttempt: number; dueAt: string; delayMs: number; at: string };
+};
+export type CompensationStarted = {
+  type: 'CompensationStarted';
+  data: { reason: string; failedStep?: string; at: string; actor?: string };
+};
+export type StepCompensationStarted = {
+  type: 'StepCompensationStarted';
+  data: { step: string; attempt: number; at: string; timeoutAt: string };
+};
+export type StepCompensated = { type: 'StepCompensated'; data: { step: string; attempt: number; at: string } };
+export type StepCompensationFailed = {
+  type: 'StepCompensationFailed';
+  data: { step: string; attempt: number; error: string; final: boolean; retryAt?: string; at: string };
+};
+export type SagaCompleted = { type: 'SagaCompleted'; data: { at: string } };
+export type SagaCompensated = { type: 'SagaCompensated'; data: { at: string } };
+export type SagaCompensationFailed = { type: 'SagaCompensationFailed'; data: { step: string; error: string; at: string } };
+export type CompensationRetried = { type: 'CompensationRetried'; data: { actor: string; reason?: string; at: string } };
+export type CompensationSkipped = {
+  type: 'CompensationSkipped';
+  data: { step: string; actor: string; reason: string; at: string };
+};
+export type SagaCancelRequested = { type: 'SagaCancelRequested'; data: { actor: string; reason: string; at: string } };
+
+export type SagaEvent =
+  | SagaStarted
+  | StepStarted
+  | StepSucceeded
+  | StepFailed
+  | StepRetryScheduled
+  | CompensationStarted
+  | StepCompensationStarted
+  | StepCompensated
+  | StepCompensationFailed
+  | SagaCompleted
+  | SagaCompensated
+  | SagaCompensationFailed
+  | CompensationRetried
+  | CompensationSkipped
+  | SagaCancelRequested;
+
+export type SagaEventType = SagaEvent['type'];
+
+export const SAGA_EVENT_TYPES: readonly SagaEventType[] = [
+  'SagaStarted',
+  'StepStarted',
+  'StepSucceeded',
+  'StepFailed',
+  'StepRetryScheduled',
+  'CompensationStarted',
+  'StepCompensationStarted',
+  'StepCompensated',
+  'StepCompensationFailed',
+  'SagaCompleted',
+  'SagaCompensated',
+  'SagaCompensationFailed',
+  'CompensationRetried',
+  'CompensationSkipped',
+  'SagaCancelRequested',
+];
+
+export function isSagaEvent(event: { type: string }): event is SagaEvent {
+  return (SAGA_EVENT_TYPES as readonly string[]).includes(event.type);
+}

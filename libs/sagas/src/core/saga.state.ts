@@ -1,0 +1,109 @@
+import { SagaPlan, SagaStatus, SagaType, StepPlan, StepStatus } from './saga.types';
+
+export interface SagaStepState {
+  status: StepStatus;
+  /** Attempts started so far (the running or last attempt's number). */
+  attempts: number;
+  /** Compensation attempts started since the last operator retry. */
+  compensationAttempts: number;
+  /**
+   * Operator retries of this step's compensation so far. Compensation attempt numbers restart at 1
+   * after a retry; `(compensationRound, compensationAttempts)` stays unique for effect ids.
+   */
+  compensationRound: number;
+  startedAt?: string;
+  finishedAt?: string;
+  output?: unknown;
+  error?: string;
+  /**
+   * Step FAILED: when the next attempt is due (absent: the failure was final).
+   * Step COMPENSATING: when the next compensation attempt is due.
+   */
+  nextAttemptDueAt?: string;
+  /** Set while an attempt (RUNNING) or a compensation attempt (COMPENSATING) is in flight. */
+  timeoutAt?: string;
+}
+
+export interface CompensationEntry {
+  step: string;
+  status: 'STARTED' | 'SUCCEEDED' | 'FAILED' | 'SKIPPED';
+  attempt: number;
+  error?: string;
+  actor?: string;
+  reason?: string;
+  at: string;
+}
+
+export interface SagaState {
+  /** `NOT_STARTED` only before SagaStarted. */
+  status: SagaStatus | 'NOT_STARTED';
+  sagaId: string;
+  tenantId: string;
+  sagaType: SagaType;
+  input: unknown;
+  plan: SagaPlan;
+  idempotencyKey?: string;
+  steps: Record<string, SagaStepState>;
+  /** Step names in the order their StepSucceeded happened; compensation walks it backwards. */
+  completionOrder: string[];
+  /** The compensation log, in the order it happened. */
+  compensations: CompensationEntry[];
+  compensationReason?: string;
+  failedStep?: string;
+  cancelRequested?: { actor: string; reason: string; at: string };
+  /** The step whose compensation failed for good, while COMPENSATION_FAILED. */
+  stuckStep?: string;
+  startedAt?: string;
+  updatedAt?: string;
+  finishedAt?: string;
+}
+
+export function initialSagaState(): SagaState {
+  return {
+    status: 'NOT_STARTED',
+    sagaId: '',
+    tenantId: '',
+    sagaType: 'task-workflow',
+    input: null,
+    plan: { sagaType: 'task-workflow', maxParallel: 1, steps: [] },
+    steps: {},
+    completionOrder: [],
+    compensations: [],
+  };
+}
+
+export function stepPlanOf(state: SagaState, step: string): StepPlan | undefined {
+  return state.plan.steps.find((s) => s.name === step);
+}
+
+export function runningSteps(state: SagaState): string[] {
+  return state.plan.steps.filter((s) => state.steps[s.name]?.status === 'RUNNING').map((s) => s.name);
+}
+
+export function isCompensationInFlight(step: SagaStepState | undefined): boolean {
+  return step?.status === 'COMPENSATING' && step.timeoutAt !== undefined;
+}
+
+/**
+ * The step to compensate next: the latest-completed step that has a compensation and is not yet
+ * COMPENSATED or SKIPPED. Compensation is strictly one at a time in exact reverse completion order.
+ */
+export function nextStepToCompensate(state: SagaState): string | undefined {
+  for (let i = state.completionOrder.length - 1; i >= 0; i--) {
+    const name = state.completionOrder[i];
+    const status = state.steps[name]?.status;
+    if (!stepPlanOf(state, name)?.compensation) continue;
+    if (status === 'COMPENSATED' || status === 'SKIPPED') continue;
+    return name;
+  }
+  return undefined;
+}
+
+/** True when compensation is over: nothing in flight and nothing completed left to undo. */
+export function isCompensationDone(state: SagaState): boolean {
+  return runningSteps(state).length === 0 && nextStepToCompensate(state) === undefined;
+}
+
+export function dependenciesSucceeded(state: SagaState, plan: StepPlan): boolean {
+  return plan.dependsOn.every((d) => state.steps[d]?.status === 'SUCCEEDED');
+}

@@ -1,0 +1,180 @@
+import { deterministicUuid } from '@app/event-store';
+import { ValidationProblem } from '../core/dag';
+import { DomainCommandDispatcher } from '../executor/domain-commands';
+import { SagaDefinition, StepContext, StepOutcome } from '../executor/saga-definition';
+import { TaskHandlerRegistry } from '../tasks/task-handler';
+import { AgentProvisioningInput, agentProvisioningPlan } from './agent-provisioning.plan';
+import { runTask } from './run-task';
+
+export const agentIdOf = (sagaId: string) => deterministicUuid(`${sagaId}:agent`);
+export const initialTaskIdOf = (sagaId: string) => deterministicUuid(`${sagaId}:initial-task`);
+
+/**
+ * AgentProvisioningSaga: register the agent, reserve resources, grant permissions, register the
+ * service, run the initial task as a smoke test, activate (the pivot). Each effect is a domain
+ * command recorded in the transaction of the saga's decision.
+ */
+export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningInput> {
+  readonly type = 'agent-provisioning' as const;
+
+  constructor(
+    private readonly commands: DomainCommandDispatcher,
+    private readonly handlers: TaskHandlerRegistry,
+  ) {}
+
+  validate(input: AgentProvisioningInput): ValidationProblem[] {
+    const task = input.agent?.initialTask;
+    if (task && !this.handlers.get(task.handler)) {
+      return [{ field: 'agent.initialTask.handler', message: `unknown handler "${task.handler}"` }];
+    }
+    return [];
+  }
+
+  plan(input: AgentProvisioningInput) {
+    return agentProvisioningPlan(input);
+  }
+
+  async run(ctx: StepContext): Promise<StepOutcome> {
+    const { agent } = ctx.state.input as AgentProvisioningInput;
+    const agentId = agentIdOf(ctx.sagaId);
+    const env = { tenantId: ctx.tenantId, commandId: ctx.commandId, metadata: { correlationId: ctx.correlationId } };
+    switch (ctx.step) {
+      case 'register-agent':
+        return {
+          output: { agentId },
+          record: (tx) =>
+            this.commands.dispatch({
+              ...env,
+              tx,
+              aggregate: 'agent',
+              id: agentId,
+              command: {
+                type: 'RegisterAgent',
+                data: {
+                  agentId,
+                  tenantId: ctx.tenantId,
+                  name: agent.name,
+                  type: agent.type,
+                  capabilities: agent.capabilities,
+                  resources: agent.resources,
+                  sagaId: ctx.sagaId,
+                },
+              },
+            }),
+        };
+      case 'reserve-resources':
+        return {
+          output: { ...agent.resources },
+          record: (tx) =>
+            this.commands.dispatch({
+              ...env,
+              tx,
+              aggregate: 'quota',
+              id: ctx.tenantId,
+              command: { type: 'ReserveResources', data: { reservationId: ctx.sagaId, ...agent.resources } },
+            }),
+        };
+      case 'grant-permissions':
+        return {
+          output: { permissions: agent.permissions },
+          record: async (tx) => {
+            const tenant = await this.commands.load('tenant', ctx.tenantId, tx);
+            const allowedPermissions: string[] = tenant.state?.allowedPermissions ?? [];
+            return this.commands.dispatch({
+              ...env,
+              tx,
+              aggregate: 'agent',
+              id: agentId,
+              command: { type: 'GrantPermissions', data: { permissions: agent.permissions, allowedPermissions } },
+            });
+          },
+        };
+      case 'register-service':
+        return {
+          output: { agentId, name: agent.name },
+          record: (tx) =>
+            this.commands.dispatch({
+              ...env,
+              tx,
+              aggregate: 'service',
+              id: agentId,
+              command: {
+                type: 'RegisterService',
+                data: { agentId, tenantId: ctx.tenantId, name: agent.name, capabilities: agent.capabilities, status: 'HEALTHY' },
+              },
+            }),
+        };
+      case 'run-initial-task': {
+        const task = agent.initialTask;
+        if (!task) return { output: { skipped: true, reason: 'no initial task' } };
+        return runTask(ctx, this.commands, this.handlers, {
+          taskId: initialTaskIdOf(ctx.sagaId),
+          name: task.name,
+          handler: task.handler,
+          config: (task.config as Record<string, unknown>) ?? {},
+          upstream: {},
+        });
+      }
+      case 'activate-agent':
+        return {
+          output: { agentId, status: 'ACTIVE' },
+          record: (tx) =>
+            this.commands.dispatch({ ...env, tx, aggregate: 'agent', id: agentId, command: { type: 'ActivateAgent', data: {} } }),
+        };
+    }
+    throw new Error(`agent-provisioning: unknown step ${ctx.step}`);
+  }
+
+  async compensate(ctx: StepContext): Promise<StepOutcome> {
+    const { agent } = ctx.state.input as AgentProvisioningInput;
+    const agentId = agentIdOf(ctx.sagaId);
+    const env = { tenantId: ctx.tenantId, commandId: ctx.commandId, metadata: { correlationId: ctx.correlationId } };
+    const reason = `saga ${ctx.sagaId} compensating`;
+    switch (ctx.step) {
+      case 'register-agent':
+        return {
+          record: (tx) =>
+            this.commands.dispatch({ ...env, tx, aggregate: 'agent', id: agentId, command: { type: 'DecommissionAgent', data: { reason } } }),
+        };
+      case 'reserve-resources':
+        return {
+          record: (tx) =>
+            this.commands.dispatch({
+              ...env,
+              tx,
+              aggregate: 'quota',
+              id: ctx.tenantId,
+              command: { type: 'ReleaseResources', data: { reservationId: ctx.sagaId } },
+            }),
+        };
+      case 'grant-permissions':
+        return {
+          record: (tx) =>
+            this.commands.dispatch({
+              ...env,
+              tx,
+              aggregate: 'agent',
+              id: agentId,
+              command: { type: 'RevokePermissions', data: { permissions: agent.permissions } },
+            }),
+        };
+      case 'register-service':
+        return {
+          record: (tx) =>
+            this.commands.dispatch({ ...env, tx, aggregate: 'service', id: agentId, command: { type: 'DeregisterService', data: {} } }),
+        };
+      case 'run-initial-task': {
+        if (!agent.initialTask) return {};
+        const taskId = initialTaskIdOf(ctx.sagaId);
+        return {
+          record: async (tx) => {
+            const task = await this.commands.load('task', taskId, tx);
+            if (task.version < 0) return;
+            await this.commands.dispatch({ ...env, tx, aggregate: 'task', id: taskId, command: { type: 'CancelTask', data: { reason } } });
+          },
+        };
+      }
+    }
+    return {};
+  }
+}

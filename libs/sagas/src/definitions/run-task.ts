@@ -1,0 +1,84 @@
+import { PoolClient } from 'pg';
+import { DomainCommandDispatcher } from '../executor/domain-commands';
+import { StepContext, StepFailure, StepOutcome } from '../executor/saga-definition';
+import { PermanentTaskError, TaskHandlerRegistry } from '../tasks/task-handler';
+
+export interface TaskSpec {
+  taskId: string;
+  name: string;
+  handler: string;
+  config: Record<string, unknown>;
+  upstream: Record<string, unknown>;
+}
+
+/**
+ * Runs a task handler outside any transaction (it may call the outside world), then hands back a
+ * `record` that writes the task's events in the transaction of the saga's decision.
+ */
+export async function runTask(
+  ctx: StepContext,
+  commands: DomainCommandDispatcher,
+  handlers: TaskHandlerRegistry,
+  task: TaskSpec,
+): Promise<StepOutcome> {
+  const handler = handlers.get(task.handler);
+  const startedAt = new Date().toISOString();
+  const base = { aggregate: 'task' as const, id: task.taskId, tenantId: ctx.tenantId, metadata: { correlationId: ctx.correlationId } };
+  const recordStart = async (tx: PoolClient) => {
+    await commands.dispatch({
+      ...base,
+      tx,
+      commandId: `${ctx.commandId}:schedule`,
+      command: {
+        type: 'ScheduleTask',
+        data: { taskId: task.taskId, sagaId: ctx.sagaId, tenantId: ctx.tenantId, name: task.name, handler: task.handler, config: task.config },
+      },
+    });
+    await commands.dispatch({
+      ...base,
+      tx,
+      commandId: `${ctx.commandId}:start:${ctx.attempt}`,
+      command: { type: 'StartTask', data: { attempt: ctx.attempt, at: startedAt } },
+    });
+  };
+  if (!handler) throw new StepFailure(`unknown task handler ${task.handler}`, false, 'UNKNOWN_HANDLER');
+  let output: unknown;
+  try {
+    output = await handler({
+      sagaId: ctx.sagaId,
+      tenantId: ctx.tenantId,
+      taskId: task.taskId,
+      taskName: task.name,
+      attempt: ctx.attempt,
+      config: task.config,
+      upstream: task.upstream,
+      idempotencyKey: ctx.commandId,
+      signal: ctx.signal,
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const failedAt = new Date().toISOString();
+    throw new StepFailure(message, !(err instanceof PermanentTaskError), 'TASK_FAILED', async (tx) => {
+      await recordStart(tx);
+      await commands.dispatch({
+        ...base,
+        tx,
+        commandId: `${ctx.commandId}:fail:${ctx.attempt}`,
+        command: { type: 'FailTask', data: { error: { message }, attempt: ctx.attempt, at: failedAt } },
+      });
+    });
+  }
+  const completedAt = new Date().toISOString();
+  return {
+    output: output ?? null,
+    record: async (tx) => {
+      await recordStart(tx);
+      await commands.dispatch({
+        ...base,
+        tx,
+        commandId: `${ctx.commandId}:complete`,
+        command: { type: 'CompleteTask', data: { output: output ?? null, at: completedAt } },
+      });
+    },
+  };
+}

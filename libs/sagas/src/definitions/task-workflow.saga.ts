@@ -1,0 +1,108 @@
+import { deterministicUuid } from '@app/event-store';
+import { ancestorsOf, TaskWorkflowInput, validateWorkflow, ValidationProblem, WorkflowTask } from '../core/dag';
+import { isSagaError } from '../core/saga.errors';
+import { renderTemplates } from '../core/templates';
+import { DomainCommandDispatcher } from '../executor/domain-commands';
+import { SagaDefinition, StepContext, StepFailure, StepOutcome } from '../executor/saga-definition';
+import { PermanentTaskError, TaskHandlerRegistry } from '../tasks/task-handler';
+import { taskWorkflowPlan } from './task-workflow.plan';
+import { runTask } from './run-task';
+
+export const workflowTaskIdOf = (sagaId: string, taskId: string) => deterministicUuid(`${sagaId}:task:${taskId}`);
+
+/**
+ * TaskWorkflowSaga: a DAG of tasks, each a step named by its task id, run by registered handlers
+ * with `{{ taskId.output.path }}` references resolved from upstream outputs. A task with a
+ * `compensation` is undone by running that handler (given the task's output).
+ */
+export class TaskWorkflowSaga implements SagaDefinition<TaskWorkflowInput> {
+  readonly type = 'task-workflow' as const;
+
+  constructor(
+    private readonly commands: DomainCommandDispatcher,
+    private readonly handlers: TaskHandlerRegistry,
+  ) {}
+
+  validate(input: TaskWorkflowInput): ValidationProblem[] {
+    return validateWorkflow(input, this.handlers.names());
+  }
+
+  plan(input: TaskWorkflowInput) {
+    return taskWorkflowPlan(input);
+  }
+
+  private task(ctx: StepContext): WorkflowTask {
+    const task = (ctx.state.input as TaskWorkflowInput).tasks.find((t) => t.id === ctx.step);
+    if (!task) throw new StepFailure(`unknown task ${ctx.step}`, false);
+    return task;
+  }
+
+  private upstream(ctx: StepContext, task: WorkflowTask): Record<string, unknown> {
+    const deps = new Map((ctx.state.input as TaskWorkflowInput).tasks.map((t) => [t.id, t.dependsOn ?? []] as const));
+    const out: Record<string, unknown> = {};
+    for (const id of ancestorsOf(task.id, deps)) if (id in ctx.outputs) out[id] = ctx.outputs[id];
+    return out;
+  }
+
+  private render(config: unknown, outputs: Record<string, unknown>): Record<string, unknown> {
+    try {
+      return (renderTemplates(config ?? {}, outputs) as Record<string, unknown>) ?? {};
+    } catch (err) {
+      if (isSagaError(err)) throw new StepFailure(err.message, false, err.code);
+      throw err;
+    }
+  }
+
+  async run(ctx: StepContext): Promise<StepOutcome> {
+    const task = this.task(ctx);
+    const upstream = this.upstream(ctx, task);
+    return runTask(ctx, this.commands, this.handlers, {
+      taskId: workflowTaskIdOf(ctx.sagaId, task.id),
+      name: task.id,
+      handler: task.handler,
+      config: this.render(task.config, upstream),
+      upstream,
+    });
+  }
+
+  async compensate(ctx: StepContext): Promise<StepOutcome> {
+    const task = this.task(ctx);
+    if (!task.compensation) return {};
+    const handler = this.handlers.get(task.compensation.handler);
+    if (!handler) throw new StepFailure(`unknown compensation handler ${task.compensation.handler}`, false);
+    const upstream = this.upstream(ctx, task);
+    const own = ctx.state.steps[task.id]?.output;
+    const taskId = workflowTaskIdOf(ctx.sagaId, task.id);
+    try {
+      await handler({
+        sagaId: ctx.sagaId,
+        tenantId: ctx.tenantId,
+        taskId,
+        taskName: task.id,
+        attempt: ctx.attempt,
+        config: this.render(task.compensation.config, { ...upstream, [task.id]: own }),
+        upstream,
+        output: own,
+        idempotencyKey: ctx.commandId,
+        signal: ctx.signal,
+      });
+    } catch (err) {
+      if (err instanceof StepFailure) throw err;
+      throw new StepFailure(err instanceof Error ? err.message : String(err), !(err instanceof PermanentTaskError));
+    }
+    return {
+      record: async (tx) => {
+        const t = await this.commands.load('task', taskId, tx);
+        if (t.version < 0) return;
+        await this.commands.dispatch({
+          aggregate: 'task',
+          id: taskId,
+          tenantId: ctx.tenantId,
+          tx,
+          commandId: ctx.commandId,
+          command: { type: 'CompensateTask', data: {} },
+        });
+      },
+    };
+  }
+}
