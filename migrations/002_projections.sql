@@ -28,7 +28,10 @@ create table saga_summaries (
   started_at      timestamptz not null,
   updated_at      timestamptz not null,
   finished_at     timestamptz,
-  duration_ms     bigint
+  duration_ms     bigint,
+  -- The saga's folded state (libs/sagas evolve), so each event is applied with the same logic
+  -- as the executor's.
+  state           jsonb       not null
 );
 create index saga_summaries_tenant_started_idx on saga_summaries (tenant_id, started_at desc, saga_id desc);
 create index saga_summaries_tenant_status_idx on saga_summaries (tenant_id, status);

@@ -5,3 +5,4 @@ export { migrate, loadMigrations, defaultMigrationsDir, Migration, MigrationResu
 export { createKysely, Database } from './database';
 export * from './tables/events.table';
 export { createTestDatabase, TestDatabase } from './testing/test-database';
+export { startEmbeddedPostgres, EmbeddedPostgres } from './embedded';

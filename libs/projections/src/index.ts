@@ -4,3 +4,5 @@ export { ProjectionRunner, ProjectionRunnerOptions } from './projection-runner';
 export { InlineProjector } from './inline-projector';
 export { listProjectionStatus } from './projection-status';
 export { ensureCheckpoint, readCheckpoint, requestRebuild } from './checkpoints';
+export * from './read-models';
+export { RowTable } from './row-projection';

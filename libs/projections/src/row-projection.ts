@@ -24,26 +24,8 @@ export interface RowProjectionDefinition {
  * which is what makes rebuilds fast.
  */
 export function defineRowProjection(def: RowProjectionDefinition): Projection {
-  const columnsCache = new Map<string, string[]>();
-  const keyOf = (row: Row) => JSON.stringify(def.key.map((k) => row[k] ?? null));
-
-  async function columns(tx: PoolClient): Promise<string[]> {
-    // Resolved through search_path, so a rebuild (its own schema first) sees its own table.
-    const { rows } = await tx.query<{ relid: string }>('select to_regclass($1)::oid::text as relid', [def.table]);
-    const relid = rows[0]?.relid;
-    if (!relid) throw new Error(`projection ${def.name}: table ${def.table} does not exist`);
-    let cols = columnsCache.get(def.table);
-    if (!cols) {
-      const res = await tx.query<{ attname: string }>(
-        'select attname from pg_attribute where attrelid = $1::oid and attnum > 0 and not attisdropped order by attnum',
-        [relid],
-      );
-      cols = res.rows.map((r) => r.attname);
-      columnsCache.set(def.table, cols);
-    }
-    return cols;
-  }
-
+  const table = new RowTable(def.table, def.key);
+  const keyOf = (row: Row) => table.keyOf(row);
   return {
     name: def.name,
     tables: [def.table],
@@ -58,24 +40,13 @@ export function defineRowProjection(def: RowProjectionDefinition): Projection {
         for (const k of keys) touched.set(keyOf(k), k);
       }
       if (touched.size === 0) return;
-      const cols = await columns(tx);
-      const quoted = (c: string) => `"${c.replace(/"/g, '""')}"`;
-      const keyCols = def.key.map(quoted).join(', ');
-      const table = quoted(def.table);
-
       const current = new Map<string, Row | null>();
-      const { rows } = await tx.query(
-        `select t.* from ${table} t join jsonb_populate_recordset(null::${table}, $1::jsonb) k using (${keyCols})`,
-        [JSON.stringify([...touched.values()])],
-      );
-      for (const r of rows) current.set(keyOf(r), r);
-
+      for (const r of await table.load(tx, [...touched.values()])) current.set(keyOf(r), r);
       const changed = new Set<string>();
       for (const { event, keys } of perEvent) {
         for (const k of keys) {
           const id = keyOf(k);
-          const before = current.get(id) ?? undefined;
-          const after = def.evolve(before, event, k);
+          const after = def.evolve(current.get(id) ?? undefined, event, k);
           if (after === undefined) continue;
           current.set(id, after === null ? null : { ...after, ...k });
           changed.add(id);
@@ -88,24 +59,76 @@ export function defineRowProjection(def: RowProjectionDefinition): Projection {
         if (row) upserts.push(row);
         else deletes.push(touched.get(id)!);
       }
-      if (deletes.length) {
-        await tx.query(
-          `delete from ${table} t using jsonb_populate_recordset(null::${table}, $1::jsonb) k
-            where ${def.key.map((c) => `t.${quoted(c)} = k.${quoted(c)}`).join(' and ')}`,
-          [JSON.stringify(deletes)],
-        );
-      }
-      if (upserts.length) {
-        const setList = cols
-          .filter((c) => !def.key.includes(c))
-          .map((c) => `${quoted(c)} = excluded.${quoted(c)}`)
-          .join(', ');
-        await tx.query(
-          `insert into ${table} select * from jsonb_populate_recordset(null::${table}, $1::jsonb)
-           on conflict (${keyCols}) do ${setList ? `update set ${setList}` : 'nothing'}`,
-          [JSON.stringify(upserts)],
-        );
-      }
+      await table.delete(tx, deletes);
+      await table.upsert(tx, upserts);
     },
   };
+}
+
+const quoted = (c: string) => `"${c.replace(/"/g, '""')}"`;
+
+/**
+ * Set-based access to a read-model table by primary key: load many rows, upsert many, delete
+ * many, each in one statement (rows travel as one JSON array through jsonb_populate_recordset).
+ * The table is resolved through search_path, so a rebuild (its own schema first) uses its copy.
+ */
+export class RowTable {
+  private columns?: string[];
+  private readonly name: string;
+  private readonly keyCols: string;
+
+  constructor(
+    readonly table: string,
+    readonly key: string[],
+  ) {
+    this.name = quoted(table);
+    this.keyCols = key.map(quoted).join(', ');
+  }
+
+  keyOf(row: Row): string {
+    return JSON.stringify(this.key.map((k) => row[k] ?? null));
+  }
+
+  private async cols(tx: PoolClient): Promise<string[]> {
+    if (!this.columns) {
+      const { rows } = await tx.query<{ attname: string }>(
+        `select attname from pg_attribute where attrelid = to_regclass($1) and attnum > 0 and not attisdropped order by attnum`,
+        [this.table],
+      );
+      if (!rows.length) throw new Error(`read-model table ${this.table} does not exist`);
+      this.columns = rows.map((r) => r.attname);
+    }
+    return this.columns;
+  }
+
+  async load(tx: PoolClient, keys: Row[]): Promise<Row[]> {
+    if (!keys.length) return [];
+    const { rows } = await tx.query(
+      `select t.* from ${this.name} t join jsonb_populate_recordset(null::${this.name}, $1::jsonb) k using (${this.keyCols})`,
+      [JSON.stringify(keys)],
+    );
+    return rows;
+  }
+
+  async delete(tx: PoolClient, keys: Row[]): Promise<void> {
+    if (!keys.length) return;
+    await tx.query(
+      `delete from ${this.name} t using jsonb_populate_recordset(null::${this.name}, $1::jsonb) k
+        where ${this.key.map((c) => `t.${quoted(c)} = k.${quoted(c)}`).join(' and ')}`,
+      [JSON.stringify(keys)],
+    );
+  }
+
+  async upsert(tx: PoolClient, rows: Row[]): Promise<void> {
+    if (!rows.length) return;
+    const setList = (await this.cols(tx))
+      .filter((c) => !this.key.includes(c))
+      .map((c) => `${quoted(c)} = excluded.${quoted(c)}`)
+      .join(', ');
+    await tx.query(
+      `insert into ${this.name} select * from jsonb_populate_recordset(null::${this.name}, $1::jsonb)
+       on conflict (${this.keyCols}) do ${setList ? `update set ${setList}` : 'nothing'}`,
+      [JSON.stringify(rows)],
+    );
+  }
 }

@@ -1,0 +1,83 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { Response } from 'express';
+import { isEventStoreError } from '@app/event-store';
+import { IdempotencyConflictError, SagaError, SagaInputError } from '@app/sagas';
+import { Problem, problem, ProblemException } from './problem';
+
+// Business codes and the status they answer with (one table, one place).
+const CODE_STATUS: Record<string, number> = {
+  WRONG_EXPECTED_VERSION: 409,
+  DUPLICATE_EVENT_ID: 409,
+  INVALID_APPEND: 400,
+  IDEMPOTENCY_KEY_REUSED: 409,
+  INVALID_SAGA_INPUT: 400,
+  SAGA_NOT_FOUND: 404,
+  SAGA_NOT_RUNNING: 422,
+  SAGA_NOT_STUCK: 422,
+  STEP_NOT_STUCK: 422,
+  UNKNOWN_STEP: 422,
+  INVALID_COMMAND: 400,
+  INVALID_PLAN: 400,
+  TENANT_EXISTS: 409,
+  TENANT_NOT_FOUND: 404,
+};
+
+// PostgreSQL / network faults that mean "the database is not there right now".
+const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
+
+function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (e?.code && UNAVAILABLE.has(e.code)) return true;
+  const m = e?.message ?? '';
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly/i.test(m);
+}
+
+/** Maps every error to application/problem+json with the status API.md assigns to it. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ProblemFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    const body = this.toProblem(exception);
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(body.status).type('application/problem+json').send(JSON.stringify(body));
+  }
+
+  toProblem(exception: unknown): Problem {
+    if (exception instanceof ProblemException) return exception.problem;
+    if (exception instanceof SagaInputError) return problem(400, 'invalid saga input', { errors: exception.problems });
+    if (exception instanceof IdempotencyConflictError) return problem(409, exception.message, { sagaId: exception.sagaId });
+    if (isEventStoreError(exception)) {
+      const status = CODE_STATUS[exception.code] ?? 400;
+      return problem(status, exception.message, { code: exception.code, ...exception.details });
+    }
+    if (exception instanceof SagaError) return problem(CODE_STATUS[exception.code] ?? 422, exception.message, { code: exception.code });
+    if (exception instanceof HttpException) return this.fromHttpException(exception);
+    const e = exception as { name?: string; code?: string; status?: number; type?: string; message?: string };
+    // body-parser errors
+    if (e?.type === 'entity.too.large') return problem(413, 'request body is larger than 1 MiB');
+    if (e?.type === 'entity.parse.failed') return problem(400, 'request body is not valid JSON');
+    if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return problem(415, e.message ?? 'unsupported encoding');
+    if (e?.name === 'DomainError' && e.code) return problem(CODE_STATUS[e.code] ?? 422, e.message ?? e.code, { code: e.code });
+    if (isDatabaseUnavailable(exception)) return problem(503, 'the database is unreachable; try again shortly');
+    if (e?.code === '22P02' || e?.code === '22003' || e?.code === '22001' || e?.code === '54000') {
+      return problem(400, `invalid value: ${e.message}`);
+    }
+    // A bug, not an input problem: logged with its stack so that it gets fixed.
+    this.logger.error(exception instanceof Error ? exception.stack ?? exception.message : String(exception));
+    return problem(500, 'internal error');
+  }
+
+  private fromHttpException(ex: HttpException): Problem {
+    const status = ex.getStatus();
+    const response = ex.getResponse() as string | { message?: unknown; errors?: Problem['errors'] };
+    if (typeof response === 'string') return problem(status, response);
+    if (response.errors) return problem(status, String(response.message ?? 'validation failed'), { errors: response.errors });
+    const message = Array.isArray(response.message) ? response.message.join('; ') : String(response.message ?? ex.message);
+    return problem(status, message);
+  }
+}

@@ -1,0 +1,102 @@
+import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
+import { Response } from 'express';
+import { Pool } from 'pg';
+import { MESSAGE_BUS, MessageBus } from '@app/messaging';
+import { listProjectionStatus } from '@app/projections';
+import { pendingWorkDepth } from '@app/sagas';
+import { PG_POOL, PLATFORM_CONFIG, PlatformConfig, PlatformMetrics } from '@app/platform';
+import { Public } from '../auth/auth.types';
+import { problem } from '../http/problem';
+
+@ApiTags('operations')
+@Public()
+@Controller()
+export class OpsController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicator: HealthIndicatorService,
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
+    @Inject(PLATFORM_CONFIG) private readonly config: PlatformConfig,
+    private readonly metrics: PlatformMetrics,
+  ) {}
+
+  @Get('health')
+  @ApiOkResponse({ schema: { example: { status: 'ok' } } })
+  healthz() {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  @ApiOkResponse({ description: 'PostgreSQL (and Redis, when configured) answer' })
+  @ApiServiceUnavailableResponse({ description: 'which dependency failed' })
+  async ready(@Res() res: Response): Promise<void> {
+    const checks: HealthIndicatorFunction[] = [
+      async () => {
+        const db = this.indicator.check('database');
+        try {
+          await withTimeout(this.pool.query('select 1'), 2000);
+          return db.up();
+        } catch (err) {
+          return db.down({ message: (err as Error).message });
+        }
+      },
+    ];
+    if (this.config.redisUrl) {
+      checks.push(async () => {
+        const redis = this.indicator.check('redis');
+        try {
+          await withTimeout(this.bus.notify('saga-ping', ''), 2000);
+          return redis.up();
+        } catch (err) {
+          return redis.down({ message: (err as Error).message });
+        }
+      });
+    }
+    try {
+      const result = await this.health.check(checks);
+      res.status(200).json(result);
+    } catch (err) {
+      const body = (err as { response?: Record<string, unknown> }).response ?? {};
+      const failed = Object.keys((body.error as object) ?? {});
+      res
+        .status(503)
+        .type('application/problem+json')
+        .send(JSON.stringify({ ...problem(503, `not ready: ${failed.join(', ') || 'dependency check failed'}`), checks: body }));
+    }
+  }
+
+  @Get('metrics')
+  @ApiExcludeEndpoint()
+  @Header('Content-Type', 'text/plain; version=0.0.4')
+  async scrape(): Promise<string> {
+    // Gauges that come from the database are refreshed at scrape time; a database outage must
+    // not break the scrape of the process metrics.
+    await Promise.all([
+      listProjectionStatus(this.pool)
+        .then((rows) => rows.forEach((p) => this.metrics.projectionLag.set({ projection: p.name }, p.lag)))
+        .catch(() => undefined),
+      pendingWorkDepth(this.pool)
+        .then((d) => {
+          this.metrics.pendingWork.set({ state: 'due' }, d.due);
+          this.metrics.pendingWork.set({ state: 'total' }, d.total);
+        })
+        .catch(() => undefined),
+      this.pool
+        .query<{ type: string; status: string; n: number }>('select type, status, count(*)::int as n from saga_summaries group by type, status')
+        .then(({ rows }) => {
+          this.metrics.sagasByStatus.reset();
+          rows.forEach((r) => this.metrics.sagasByStatus.set({ saga_type: r.type, status: r.status }, r.n));
+        })
+        .catch(() => undefined),
+    ]);
+    return this.metrics.registry.metrics();
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+}

@@ -1,0 +1,45 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The platform's Prometheus metrics (one registry per process). */
+export class PlatformMetrics {
+  readonly registry = new Registry();
+  readonly appends = new Counter({ name: 'saga_events_appended_total', help: 'Events appended to the store', registers: [this.registry] });
+  readonly appendLatency = new Histogram({
+    name: 'saga_append_duration_seconds',
+    help: 'Latency of event-store appends',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly stepOutcomes = new Counter({
+    name: 'saga_step_outcomes_total',
+    help: 'Saga step outcomes (succeeded, failed, retry_scheduled)',
+    labelNames: ['saga_type', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly compensationOutcomes = new Counter({
+    name: 'saga_compensation_outcomes_total',
+    help: 'Compensation outcomes (succeeded, failed, skipped)',
+    labelNames: ['saga_type', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly sagaTransitions = new Counter({
+    name: 'saga_status_transitions_total',
+    help: 'Sagas reaching a status',
+    labelNames: ['saga_type', 'status'],
+    registers: [this.registry],
+  });
+  readonly sagasByStatus = new Gauge({ name: 'saga_sagas', help: 'Sagas by status (read model)', labelNames: ['saga_type', 'status'], registers: [this.registry] });
+  readonly projectionLag = new Gauge({ name: 'saga_projection_lag_events', help: 'Events a projection has not applied yet', labelNames: ['projection'], registers: [this.registry] });
+  readonly pendingWork = new Gauge({ name: 'saga_pending_work', help: 'Sagas with pending work (due: due now)', labelNames: ['state'], registers: [this.registry] });
+  readonly httpRequests = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP requests',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+}
