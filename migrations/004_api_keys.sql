@@ -11,9 +11,10 @@ create table api_keys (
 );
 create index api_keys_tenant_idx on api_keys (tenant_id);
 
--- Integration-event relay and other global-log consumers keep their position here.
-create table relay_checkpoints (
-  name       text        primary key,
-  position   bigint      not null default 0,
-  updated_at timestamptz not null default now()
+-- The integration-event relay remembers the broker's epoch (a value Redis loses when flushed), in
+-- the same transaction as its checkpoint, to notice a broker that lost its data.
+create table relay_state (
+  name         text        primary key,
+  broker_epoch text,
+  updated_at   timestamptz not null default now()
 );

@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { Pool } from 'pg';
 import { createPool } from '@app/database';
@@ -17,6 +17,7 @@ import { CommandBusDispatcher, ExecuteDomainCommandHandler } from './domain-comm
 import { LiveUpdates } from './live-updates';
 import { PlatformMetrics } from './metrics';
 import { DOMAIN_COMMANDS, PG_POOL, PLATFORM_CONFIG, PlatformConfig } from './platform.config';
+import { EVENTS_WAKE_CHANNEL, WORK_WAKE_CHANNEL, Waker } from './wakeups';
 
 @Injectable()
 class CoreLifecycle implements OnApplicationShutdown {
@@ -79,15 +80,17 @@ export class CoreModule {
         { provide: PLATFORM_CONFIG, useValue: config },
         PlatformMetrics,
         { provide: PG_POOL, useFactory: () => createPool(config.databaseUrl, { max: config.poolSize }) },
+        { provide: Waker, inject: [MESSAGE_BUS], useFactory: (bus: MessageBus) => new Waker(bus) },
         {
           provide: EVENT_STORE,
-          inject: [PG_POOL, PlatformMetrics],
-          useFactory: (pool: Pool, metrics: PlatformMetrics) =>
+          inject: [PG_POOL, PlatformMetrics, Waker],
+          useFactory: (pool: Pool, metrics: PlatformMetrics, waker: Waker) =>
             new PostgresEventStore(pool, {
               notify: true,
               onAppended: (_r, n, ms) => {
                 metrics.appends.inc(n);
                 metrics.appendLatency.observe(ms / 1000);
+                waker.signal(EVENTS_WAKE_CHANNEL);
               },
             }),
         },
@@ -99,12 +102,15 @@ export class CoreModule {
         { provide: TaskHandlerRegistry, useFactory: () => registerBuiltinHandlers(new TaskHandlerRegistry()) },
         {
           provide: MESSAGE_BUS,
-          useFactory: () => createMessageBus({ redisUrl: config.redisUrl }),
+          useFactory: () => {
+            const logger = new Logger('MessageBus');
+            return createMessageBus({ redisUrl: config.redisUrl, onError: (err) => logger.warn(err.message) });
+          },
         },
         LiveUpdates,
         {
           provide: SagaExecutor,
-          inject: [PG_POOL, EVENT_STORE, CommandBusDispatcher, TaskHandlerRegistry, PlatformMetrics, LiveUpdates],
+          inject: [PG_POOL, EVENT_STORE, CommandBusDispatcher, TaskHandlerRegistry, PlatformMetrics, LiveUpdates, Waker],
           useFactory: (
             pool: Pool,
             store: EventStore,
@@ -112,6 +118,7 @@ export class CoreModule {
             handlers: TaskHandlerRegistry,
             metrics: PlatformMetrics,
             live: LiveUpdates,
+            waker: Waker,
           ) =>
             new SagaExecutor(pool, store, [new AgentProvisioningSaga(commands, handlers), new TaskWorkflowSaga(commands, handlers)], {
               concurrency: config.worker.concurrency,
@@ -121,7 +128,9 @@ export class CoreModule {
               afterCommit: (events, state) => {
                 recordSagaMetrics(metrics, state.sagaType, events, state);
                 live.publish(events);
+                waker.signal(EVENTS_WAKE_CHANNEL);
               },
+              onNewWork: () => waker.signal(WORK_WAKE_CHANNEL),
             }),
         },
         CoreLifecycle,

@@ -1,8 +1,11 @@
 import { Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'pg';
 import { EVENT_STORE, EventStore } from '@app/event-store';
+import { MESSAGE_BUS, MessageBus, Subscription } from '@app/messaging';
 import { ProjectionRunner, platformProjections } from '@app/projections';
 import { SagaExecutor } from '@app/sagas';
+import { integrationRelay } from './integration-relay';
+import { EVENTS_WAKE_CHANNEL, WORK_WAKE_CHANNEL } from './wakeups';
 import { PG_POOL, PLATFORM_CONFIG, PlatformConfig } from './platform.config';
 
 /** The platform's read models, run by the worker. */
@@ -14,8 +17,9 @@ export class PlatformProjections {
     @Inject(PG_POOL) pool: Pool,
     @Inject(EVENT_STORE) store: EventStore,
     @Inject(PLATFORM_CONFIG) config: PlatformConfig,
+    @Inject(MESSAGE_BUS) bus: MessageBus,
   ) {
-    this.runner = new ProjectionRunner(pool, store, platformProjections(), {
+    this.runner = new ProjectionRunner(pool, store, [...platformProjections(), integrationRelay(bus, store)], {
       batchSize: config.projections.batchSize,
       listen: !config.embedded,
       pollIntervalMs: 100,
@@ -29,18 +33,30 @@ export class PlatformProjections {
  */
 @Injectable()
 export class WorkerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly subscriptions: Subscription[] = [];
+
   constructor(
     private readonly executor: SagaExecutor,
     private readonly projections: PlatformProjections,
     @Inject(PLATFORM_CONFIG) private readonly config: PlatformConfig,
+    @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.projections.enabled) await this.projections.runner.start();
     if (this.config.worker.enabled) await this.executor.startWorker();
+    // Redis wake-ups from other processes: work and events are seen at once instead of at the next
+    // poll. Without Redis (or while it is down), LISTEN/NOTIFY and polling carry on alone.
+    const subscribe = async (channel: string, fn: () => void) => {
+      const sub = await this.bus.onNotify(channel, fn).catch(() => undefined);
+      if (sub) this.subscriptions.push(sub);
+    };
+    await subscribe(WORK_WAKE_CHANNEL, () => this.executor.wake());
+    await subscribe(EVENTS_WAKE_CHANNEL, () => this.projections.runner.wake());
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.subscriptions.map((s) => s.close().catch(() => undefined)));
     // Finish in-flight effects and give the leases back, so another worker takes over at once.
     await this.executor.stopWorker();
     await this.projections.runner.stop();

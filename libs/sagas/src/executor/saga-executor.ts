@@ -47,6 +47,8 @@ export interface SagaExecutorOptions {
   inTransaction?: (tx: PoolClient, events: RecordedEvent[]) => Promise<void>;
   /** After the commit of every saga transition (metrics, live updates, wake-ups). */
   afterCommit?: (events: RecordedEvent[], state: SagaState) => void;
+  /** New work for any worker (a start, an operator action): e.g. wake other processes via Redis. */
+  onNewWork?: () => void;
 }
 
 export interface StartSagaRequest {
@@ -340,6 +342,7 @@ export class SagaExecutor {
 
   private async notifyWork(): Promise<void> {
     this.wake();
+    this.options.onNewWork?.();
     await this.pool.query(`select pg_notify('${SAGA_WORK_CHANNEL}', '')`).catch(() => undefined);
   }
 

@@ -1,0 +1,10 @@
+export * from './message-bus.port';
+export { MESSAGE_BUS } from './messaging.tokens';
+export { MessagingError, isMessagingError } from './messaging.errors';
+export type { MessagingErrorCode } from './messaging.errors';
+export { InMemoryMessageBus } from './memory/in-memory.message-bus';
+export type { InMemoryMessageBusOptions } from './memory/in-memory.message-bus';
+export { RedisStreamsMessageBus } from './redis/redis-streams.message-bus';
+export type { RedisStreamsMessageBusOptions } from './redis/redis-streams.message-bus';
+export { createMessageBus } from './message-bus.factory';
+export type { CreateMessageBusOptions } from './message-bus.factory';

@@ -1,0 +1,84 @@
+import { EventStore, RecordedEvent } from '@app/event-store';
+import { MessageBus } from '@app/messaging';
+import { Projection, ProjectionContext } from '@app/projections';
+
+/** Topic of the integration events (one stream, so that events stay in order per saga). */
+export const INTEGRATION_TOPIC = 'saga.events';
+
+/** Saga events published to integrators, with their public names. */
+export const PUBLIC_SAGA_EVENTS: Record<string, string> = {
+  SagaStarted: 'saga.started',
+  StepSucceeded: 'saga.step_succeeded',
+  StepFailed: 'saga.step_failed',
+  CompensationStarted: 'saga.compensating',
+  StepCompensated: 'saga.step_compensated',
+  SagaCompleted: 'saga.completed',
+  SagaCompensated: 'saga.compensated',
+  SagaCompensationFailed: 'saga.compensation_failed',
+  CompensationSkipped: 'saga.compensation_skipped',
+  CompensationRetried: 'saga.compensation_retried',
+};
+
+export const RELAY_NAME = 'integration_relay';
+
+/**
+ * The integration-event relay, run like a projection: it reads the global log after its
+ * checkpoint (kept in PostgreSQL, one active instance), publishes each public saga event in log
+ * order, and the checkpoint moves only after the broker accepted the batch: at least once, in
+ * order per saga. The message id is the event id, so consumers de-duplicate. While the broker is
+ * down the batch fails and is retried with backoff from the same checkpoint; when the broker lost
+ * its data (Redis flushed: its epoch changed) the relay first publishes the earlier lifecycle
+ * events again.
+ */
+export function integrationRelay(bus: MessageBus, store: EventStore): Projection {
+  const publish = async (e: RecordedEvent) => {
+    const sagaId = e.streamId.slice('saga-'.length);
+    const type = PUBLIC_SAGA_EVENTS[e.type];
+    await bus.publish(INTEGRATION_TOPIC, {
+      id: e.eventId,
+      key: sagaId,
+      headers: { type },
+      payload: {
+        type,
+        eventId: e.eventId,
+        sagaId,
+        sagaVersion: e.version,
+        globalPosition: e.globalPosition,
+        tenantId: e.metadata.tenantId,
+        correlationId: e.metadata.correlationId,
+        data: e.data,
+        at: e.recordedAt.toISOString(),
+      },
+    });
+  };
+
+  const republishBefore = async (position: number) => {
+    for (let after = 0; ; ) {
+      const page = await store.readAll({ after, limit: 1000, category: 'saga' });
+      const older = page.events.filter((e) => e.globalPosition < position);
+      for (const e of older) if (PUBLIC_SAGA_EVENTS[e.type]) await publish(e);
+      if (older.length < page.events.length || page.events.length < 1000) return;
+      after = page.lastPosition;
+    }
+  };
+
+  return {
+    name: RELAY_NAME,
+    tables: [],
+    eventTypes: Object.keys(PUBLIC_SAGA_EVENTS),
+    async handle(events: RecordedEvent[], { tx }: ProjectionContext): Promise<void> {
+      const epoch = await bus.epoch();
+      const { rows } = await tx.query<{ broker_epoch: string | null }>('select broker_epoch from relay_state where name = $1', [RELAY_NAME]);
+      const known = rows[0]?.broker_epoch ?? null;
+      if (known !== null && known !== epoch) await republishBefore(events[0].globalPosition);
+      for (const e of events) await publish(e);
+      if (known !== epoch) {
+        await tx.query(
+          `insert into relay_state (name, broker_epoch) values ($1, $2)
+           on conflict (name) do update set broker_epoch = excluded.broker_epoch, updated_at = now()`,
+          [RELAY_NAME, epoch],
+        );
+      }
+    },
+  };
+}
