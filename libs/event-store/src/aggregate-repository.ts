@@ -107,6 +107,10 @@ export class AggregateRepository {
           })),
           { expectedVersion: loaded.version, tenantId: options.tenantId, metadata: options.metadata, tx: options.tx },
         );
+        if (result.nextExpectedVersion <= loaded.version) {
+          // An idempotent replay (same command id): these events were already folded in.
+          return { events: [], state: loaded.state, version: loaded.version };
+        }
         let state = loaded.state;
         for (const e of events) state = type.decider.evolve(state, e);
         const newVersion = result.nextExpectedVersion;

@@ -5,7 +5,6 @@ type Json = ColumnType<unknown, string, string>;
 export interface EventsTable {
   /** (transaction id << 16) + sequence inside the transaction: see migrations/001_event_store.sql. */
   global_position: ColumnType<number, never, never>;
-  transaction_id: ColumnType<string, never, never>;
   event_id: string;
   stream_id: string;
   category: string;

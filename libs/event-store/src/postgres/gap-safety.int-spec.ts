@@ -11,7 +11,9 @@ import { randomUUID } from 'crypto';
 import { PoolClient } from 'pg';
 import { createTestDatabase, TestDatabase } from '@app/database';
 import { AppendResult, NewEvent, PostgresEventStore } from '@app/event-store';
-import { delay, waitFor } from '../testing/wait-for';
+import { delay, openConnections, waitFor } from '../testing/wait-for';
+
+jest.setTimeout(60_000);
 
 const tenantId = 'tenant-gap';
 const PAGE_SIZE = 7;
@@ -169,6 +171,7 @@ interface ScenarioResult {
  * every writer is done.
  */
 async function runScenario(read: PageReader): Promise<ScenarioResult> {
+  await openConnections(tdb.pool, 20);
   const start = await maxStoredPosition();
   const commits: Commit[] = [];
   const reader = new CheckpointedReader(read, start);

@@ -1,6 +1,9 @@
 import { randomUUID } from 'crypto';
 import { createTestDatabase, TestDatabase } from '@app/database';
 import { PostgresEventStore, RecordedEvent } from '@app/event-store';
+import { waitUntilReadable } from '../testing/wait-for';
+
+jest.setTimeout(60_000);
 
 let tdb: TestDatabase;
 let store: PostgresEventStore;
@@ -8,9 +11,11 @@ let store: PostgresEventStore;
 /** Everything appended in this file, in append order (appends are sequential: that is log order). */
 const appended: { streamId: string; tenantId: string; eventId: string }[] = [];
 
+let lastAppended = 0;
+
 async function append(streamId: string, tenantId: string, count: number): Promise<void> {
   const events = Array.from({ length: count }, (_, n) => ({ eventId: randomUUID(), type: 'Happened', data: { n } }));
-  await store.appendToStream(streamId, events, { tenantId });
+  lastAppended = (await store.appendToStream(streamId, events, { tenantId })).globalPosition;
   appended.push(...events.map((e) => ({ streamId, tenantId, eventId: e.eventId })));
 }
 
@@ -31,6 +36,7 @@ beforeAll(async () => {
   await append(invoice, 'tenant-a', 1);
   await append(orderA, 'tenant-a', 2);
   await append(`ordering-${randomUUID()}`, 'tenant-a', 1);
+  await waitUntilReadable(store, lastAppended);
 });
 
 afterAll(async () => {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'crypto';
 import { createTestDatabase, TestDatabase } from '@app/database';
 import { NewEvent, PostgresEventStore, RecordedEvent } from '@app/event-store';
-import { waitFor } from '../testing/wait-for';
+import { waitFor, waitUntilReadable } from '../testing/wait-for';
+
+jest.setTimeout(60_000);
 
 const tenantId = 'tenant-read';
 
@@ -99,10 +101,11 @@ describe('event metadata', () => {
       { type: 'OrderPaid', data: {}, metadata: { causationId: 'cause-2', actor: 'user:bob', tenantId: 'tenant-spoofed' } },
       { type: 'OrderShipped', data: {} },
     ];
-    await store.appendToStream(streamId, batch, {
+    const appended = await store.appendToStream(streamId, batch, {
       tenantId,
       metadata: { correlationId, causationId: 'cause-1', actor: 'user:alice' },
     });
+    await waitUntilReadable(store, appended.globalPosition);
 
     const expected = [
       { tenantId, correlationId, causationId: 'cause-1', actor: 'user:alice' },
