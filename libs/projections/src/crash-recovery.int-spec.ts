@@ -3,6 +3,7 @@ import { PostgresEventStore } from '@app/event-store';
 import { APPLIED_EVENTS_DDL, appendTicks, checkAppliedLog, checkpointOf, headPosition, TICK } from './testing/applied-log';
 import { ProjectionChild } from './testing/child-runner';
 import { waitFor } from './testing/wait-for';
+import { dropTestDatabase } from './testing/teardown';
 
 /**
  * Acceptance: a projection runner killed (SIGKILL) at any moment, several times, and restarted,
@@ -19,12 +20,12 @@ describe('projection runner killed mid-run (child process, SIGKILL)', () => {
     await tdb.pool.query(APPLIED_EVENTS_DDL);
     // 3,000 ticks plus 300 events of a type the projection skips (its checkpoint passes them).
     await appendTicks(new PostgresEventStore(tdb.pool), TICKS, { streams: 12, perAppend: 100, otherEvery: 10 });
-  });
+  }, 60_000);
 
   afterAll(async () => {
     await Promise.all(children.map((c) => c.kill('SIGKILL')));
-    await tdb?.drop();
-  });
+    await dropTestDatabase(tdb);
+  }, 60_000);
 
   const spawn = (run: number) => {
     const child = ProjectionChild.spawn({
@@ -67,10 +68,9 @@ describe('projection runner killed mid-run (child process, SIGKILL)', () => {
 
     for (const [run, kill] of plan.entries()) {
       const child = spawn(run);
-      const nth = await child.next((m) => m.type === 'batch' && child.count('batch') >= kill.afterBatches, {
+      await child.next((m) => m.type === 'batch' && child.count('batch') >= kill.afterBatches, {
         what: `${kill.afterBatches} batches`,
       });
-      let inFlight = nth;
       if (kill.mode === 'after-commit') {
         const before = (await checkpointOf(tdb.pool, PROJECTION)).position;
         await waitFor(async () => (await checkpointOf(tdb.pool, PROJECTION)).position > before, {
@@ -78,7 +78,7 @@ describe('projection runner killed mid-run (child process, SIGKILL)', () => {
           what: 'the next commit',
         });
       }
-      inFlight = child.messages.filter((m) => m.type === 'batch').pop()!;
+      const inFlight = child.messages.filter((m) => m.type === 'batch').pop()!;
       const exit = await child.kill('SIGKILL');
       expect(exit.signal).toBe('SIGKILL');
 

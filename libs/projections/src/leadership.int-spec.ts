@@ -5,6 +5,7 @@ import { listProjectionStatus, ProjectionRunner } from '@app/projections';
 import { APPLIED_EVENTS_DDL, appendTicks, appliedLogProjection, checkAppliedLog, checkpointOf, headPosition } from './testing/applied-log';
 import { ProjectionChild } from './testing/child-runner';
 import { waitFor } from './testing/wait-for';
+import { dropTestDatabase } from './testing/teardown';
 
 /**
  * Acceptance: with several instances of the same projection, exactly one applies events; when it
@@ -21,14 +22,13 @@ describe('projection leadership across instances', () => {
     tdb = await createTestDatabase({ poolSize: 5 });
     store = new PostgresEventStore(tdb.pool);
     await tdb.pool.query(APPLIED_EVENTS_DDL);
-  });
+  }, 60_000);
 
   afterAll(async () => {
     await Promise.all(runners.map((r) => r.stop()));
     await Promise.all(children.map((c) => c.kill('SIGKILL')));
-    await Promise.all(pools.map((p) => p.end()));
-    await tdb?.drop();
-  });
+    await dropTestDatabase(tdb, pools);
+  }, 60_000);
 
   async function caughtUp(name: string): Promise<boolean> {
     const head = await headPosition(tdb.pool);

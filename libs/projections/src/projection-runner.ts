@@ -1,4 +1,4 @@
-import { Pool, PoolClient } from 'pg';
+import { Client, Pool, PoolClient } from 'pg';
 import { EventStore, RecordedEvent, EVENTS_CHANNEL } from '@app/event-store';
 import { ensureCheckpoint, markFailed, readCheckpoint, requestRebuild, setStatus, storeCheckpoint } from './checkpoints';
 import { Projection } from './projection';
@@ -27,8 +27,9 @@ const LEADERSHIP_LOCK_CLASS = 7411;
  */
 export class ProjectionRunner {
   private readonly workers: ProjectionWorker[];
-  private listener?: PoolClient;
-  private stopped = false;
+  private session?: Client;
+  private connecting?: Promise<Client>;
+  private stopped = true;
 
   constructor(
     private readonly pool: Pool,
@@ -36,12 +37,14 @@ export class ProjectionRunner {
     readonly projections: Projection[],
     private readonly options: ProjectionRunnerOptions = {},
   ) {
-    this.workers = projections.filter((p) => p.mode !== 'inline').map((p) => new ProjectionWorker(pool, store, p, options));
+    this.workers = projections.filter((p) => p.mode !== 'inline').map((p) => new ProjectionWorker(pool, store, p, options, this));
   }
 
   async start(): Promise<void> {
-    for (const p of this.projections) await ensureCheckpoint(this.pool, p.name);
-    if (this.options.listen !== false) await this.listen();
+    if (!this.stopped) return;
+    this.stopped = false;
+    for (const w of this.workers) await ensureCheckpoint(this.pool, w.projection.name);
+    await this.leaderSession().catch(() => undefined); // retried by the workers
     this.workers.forEach((w) => w.start());
   }
 
@@ -50,8 +53,12 @@ export class ProjectionRunner {
     this.workers.forEach((w) => w.wake());
   }
 
-  /** Marks a projection for rebuild; its active instance (here or elsewhere) picks it up. */
+  /**
+   * Marks a projection for rebuild; its active instance (here or elsewhere) picks it up. False for
+   * a name this runner does not run (unknown, or inline).
+   */
   async rebuild(name: string): Promise<boolean> {
+    if (!this.workers.some((w) => w.projection.name === name)) return false;
     const ok = await requestRebuild(this.pool, name);
     this.wake();
     return ok;
@@ -62,38 +69,53 @@ export class ProjectionRunner {
   }
 
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     await Promise.all(this.workers.map((w) => w.stop()));
-    if (this.listener) {
-      const l = this.listener;
-      this.listener = undefined;
-      l.removeAllListeners('notification');
-      await l.query(`unlisten ${EVENTS_CHANNEL}`).catch(() => undefined);
-      l.release();
-    }
+    const session = this.session;
+    this.session = undefined;
+    // Ending the session frees every advisory lock it held: standbys take over at once.
+    await session?.end().catch(() => undefined);
   }
 
-  private async listen(): Promise<void> {
-    try {
-      const client = await this.pool.connect();
-      client.on('notification', () => this.wake());
+  /**
+   * One dedicated connection (outside the pool) per runner holds the leadership locks of all its
+   * projections and LISTENs for appends. Should it break, every lock is gone with it: the workers
+   * notice (`isCurrent`) and compete for leadership again on a new session.
+   */
+  async leaderSession(): Promise<Client> {
+    if (this.session) return this.session;
+    if (this.connecting) return this.connecting;
+    this.connecting = (async () => {
+      const client = new Client(this.pool.options);
       client.on('error', () => {
-        if (this.listener === client) this.listener = undefined;
-        client.release(true);
+        if (this.session === client) this.session = undefined;
+        client.end().catch(() => undefined);
       });
-      await client.query(`listen ${EVENTS_CHANNEL}`);
-      this.listener = client;
-    } catch {
-      // Polling alone stays correct.
-    }
-    if (!this.stopped && !this.listener) setTimeout(() => void (!this.stopped && this.listen()), 5000).unref();
+      await client.connect();
+      if (this.options.listen !== false) {
+        client.on('notification', () => this.wake());
+        await client.query(`listen ${EVENTS_CHANNEL}`).catch(() => undefined);
+      }
+      if (this.stopped) {
+        await client.end().catch(() => undefined);
+        throw new Error('runner stopped');
+      }
+      this.session = client;
+      return client;
+    })().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  isCurrent(session: Client | undefined): boolean {
+    return session !== undefined && session === this.session;
   }
 }
 
 class ProjectionWorker {
-  private stopped = false;
+  private stopped = true;
   private loop?: Promise<void>;
-  private leader?: PoolClient;
+  private leader?: Client;
   private position = 0;
   private pendingWake = false;
   private wakeUp?: () => void;
@@ -105,16 +127,20 @@ class ProjectionWorker {
     private readonly store: EventStore,
     readonly projection: Projection,
     private readonly options: ProjectionRunnerOptions,
+    private readonly runner: ProjectionRunner,
   ) {
     this.types = new Set(projection.eventTypes);
     this.batchSize = options.batchSize ?? 1000;
   }
 
   get isLeader(): boolean {
-    return this.leader !== undefined;
+    return this.runner.isCurrent(this.leader);
   }
 
   start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.pendingWake = false;
     this.loop = this.run();
   }
 
@@ -159,7 +185,18 @@ class ProjectionWorker {
         const cp = await readCheckpoint(this.pool, this.projection.name);
         if (!cp) throw new Error(`no checkpoint row for ${this.projection.name}`);
         if (cp.rebuild_requested) {
-          await this.rebuild();
+          try {
+            await this.rebuild();
+          } catch (err) {
+            // Visible to operators; the rebuild is tried again (from zero) after the backoff.
+            await this.pool
+              .query('update projection_checkpoints set last_error = $2, updated_at = now() where name = $1', [
+                this.projection.name,
+                (err as Error).message,
+              ])
+              .catch(() => undefined);
+            throw err;
+          }
           failures = 0;
           continue;
         }
@@ -176,41 +213,24 @@ class ProjectionWorker {
   }
 
   private async acquireLeadership(): Promise<boolean> {
-    if (this.leader) return true;
-    const client = await this.pool.connect();
-    try {
-      const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [
-        LEADERSHIP_LOCK_CLASS,
-        this.projection.name,
-      ]);
-      if (!rows[0].ok) {
-        client.release();
-        return false;
-      }
-    } catch (err) {
-      client.release(true);
-      throw err;
-    }
-    client.on('error', () => {
-      // Our session is gone, and with it the lock: stop acting as the leader.
-      if (this.leader === client) this.leader = undefined;
-      client.release(true);
-    });
-    this.leader = client;
+    if (this.isLeader) return true;
+    this.leader = undefined;
+    const session = await this.runner.leaderSession();
+    const { rows } = await session.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [
+      LEADERSHIP_LOCK_CLASS,
+      this.projection.name,
+    ]);
+    if (!rows[0].ok) return false;
+    this.leader = session;
     this.log('projection leadership acquired');
     return true;
   }
 
   private async resign(): Promise<void> {
-    const client = this.leader;
+    const session = this.leader;
     this.leader = undefined;
-    if (!client) return;
-    try {
-      await client.query('select pg_advisory_unlock($1, hashtext($2))', [LEADERSHIP_LOCK_CLASS, this.projection.name]);
-      client.release();
-    } catch {
-      client.release(true);
-    }
+    if (!this.runner.isCurrent(session)) return;
+    await session!.query('select pg_advisory_unlock($1, hashtext($2))', [LEADERSHIP_LOCK_CLASS, this.projection.name]).catch(() => undefined);
   }
 
   /** Applies one batch after the checkpoint; true when the log had nothing more. */
@@ -308,8 +328,16 @@ class ProjectionWorker {
         position = page.lastPosition;
       }
       for (const t of this.projection.tables) {
+        const names = await indexNamesByDefinition(client, 'public', t);
+        const copies = await indexNamesByDefinition(client, schema, t);
         await client.query(`drop table public.${q(t)}`);
         await client.query(`alter table ${q(schema)}.${q(t)} set schema public`);
+        // `like ... including all` names the copied indexes itself: give them back the names the
+        // migrations chose, so later migrations can still refer to them.
+        for (const [definition, copyName] of copies) {
+          const original = names.get(definition);
+          if (original && original !== copyName) await client.query(`alter index public.${q(copyName)} rename to ${q(original)}`);
+        }
       }
       await client.query(`drop schema ${q(schema)}`);
       await client.query(
@@ -330,4 +358,23 @@ class ProjectionWorker {
     const secs = (Date.now() - started) / 1000;
     this.log('projection rebuild finished', { events: applied, seconds: secs, eventsPerSec: Math.round(applied / Math.max(secs, 0.001)) });
   }
+}
+
+/** Index name by its definition with the index name and schema taken out (to pair copies). */
+async function indexNamesByDefinition(client: PoolClient, schema: string, table: string): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ name: string; def: string }>(
+    `select i.relname as name, pg_get_indexdef(i.oid) as def
+       from pg_index x
+       join pg_class i on i.oid = x.indexrelid
+       join pg_class t on t.oid = x.indrelid
+       join pg_namespace n on n.oid = t.relnamespace
+      where n.nspname = $1 and t.relname = $2`,
+    [schema, table],
+  );
+  const map = new Map<string, string>();
+  for (const r of rows) {
+    const shape = r.def.replace(/INDEX \S+ ON \S+\./, 'INDEX ON ');
+    map.set(shape, r.name);
+  }
+  return map;
 }
