@@ -11,15 +11,16 @@
 --
 --     global_position = (top-level transaction id << 16) + sequence inside that transaction
 --
--- and readers only return positions below (pg_snapshot_xmin(pg_current_snapshot()) << 16), i.e.
--- events of transactions older than every transaction still running. Every transaction that can
--- still commit has an id >= that xmin, so every event it commits will have a position above all
--- positions any reader has already returned: no reader can ever skip an event. The cost is that an
--- event becomes readable only when all older writing transactions have ended (as in Emmett).
--- Compared with a global append lock (Commanded), writers never wait for each other; compared with
--- a high-water mark with gap timeouts (Marten), no event can ever be skipped, however long a
--- transaction runs. Positions increase but are not contiguous; xid8 stays below 2^37 for any
--- realistic lifetime, so positions stay below 2^53 (exact in JavaScript numbers).
+-- and readers only return positions below the read horizon H << 16, where H is at most the oldest
+-- transaction id still running in this database (see read_all_events below). Every transaction
+-- that can still commit an event has an id >= H, so every event it commits will have a position
+-- above all positions any reader has already returned: no reader can ever skip an event.
+-- The cost is that an event becomes readable only when all older writing transactions of this
+-- database have ended (as in Emmett). Compared with a global append lock (Commanded), writers never
+-- wait for each other; compared with a high-water mark with gap timeouts (Marten), no event can
+-- ever be skipped, however long a transaction runs. Positions increase but are not contiguous;
+-- xid8 stays below 2^37 for any realistic lifetime, so positions stay below 2^53 (exact in
+-- JavaScript numbers).
 
 create table events (
   global_position bigint      primary key,
@@ -46,11 +47,59 @@ create table snapshots (
   primary key (stream_id, schema_version)
 );
 
--- Highest position a reader may return now: every transaction that could still add an event
--- below it has ended (see above). Exclusive bound.
+-- The read horizon H (a transaction id; readers return positions below H << 16).
+-- pg_snapshot_xmin() would do, but it is cluster-wide: a long transaction in ANY database of the
+-- server would hold our log back. So: H = least(xmax of a snapshot taken first, the oldest
+-- transaction id still running in THIS database, read after that snapshot). Proof that no event
+-- below H can still commit: a transaction T with id < H was not running when the activity was read
+-- (else H <= T), and its id is below that snapshot's xmax, so it was assigned before; T has
+-- therefore ended before the events are read by a LATER statement (see read_all_events), whose
+-- snapshot sees it if it committed. Activity is re-read (pg_stat_clear_snapshot) on every call.
+create function events_read_horizon() returns bigint
+language plpgsql volatile as $$
+declare
+  v_xmax xid8;
+  v_xmax_n bigint;
+  v_oldest bigint;
+begin
+  v_xmax := pg_snapshot_xmax(pg_current_snapshot());
+  v_xmax_n := v_xmax::text::bigint;
+  perform pg_stat_clear_snapshot();
+  -- 32-bit xids of running transactions, widened to 64 bits relative to v_xmax (they are recent).
+  select min(v_xmax_n - ((v_xmax_n - x::text::bigint) % 4294967296 + 4294967296) % 4294967296)
+    into v_oldest
+    from (select backend_xid as x from pg_stat_activity
+           where datid = (select oid from pg_database where datname = current_database())
+             and backend_xid is not null
+          union all
+          select transaction from pg_prepared_xacts where database = current_database()) running;
+  return least(v_xmax_n, coalesce(v_oldest, v_xmax_n));
+end
+$$;
+
+-- Highest position (exclusive) a reader may return now. Used inline by informational queries
+-- (head, lag); the global-log read itself goes through read_all_events.
 create function events_safe_position() returns bigint
 language sql volatile as $$
-  select (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16)
+  select events_read_horizon() << 16
+$$;
+
+-- The global log after a position, gap-safe: the horizon is computed by one statement, and the
+-- events are read by the next one, with a newer snapshot (plpgsql, READ COMMITTED).
+create function read_all_events(p_after bigint, p_limit integer, p_category text, p_tenant_id text)
+returns setof events
+language plpgsql volatile as $$
+declare
+  v_safe bigint := events_read_horizon() << 16;
+begin
+  return query
+    select * from events e
+     where e.global_position > p_after and e.global_position < v_safe
+       and (p_category is null or e.category = p_category)
+       and (p_tenant_id is null or e.tenant_id = p_tenant_id)
+     order by e.global_position
+     limit p_limit;
+end
 $$;
 
 -- Appends a batch atomically in one round trip.

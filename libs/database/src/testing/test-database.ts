@@ -78,7 +78,7 @@ export async function createTestDatabase(options: { poolSize?: number } = {}): P
     }
   });
   const url = withDatabase(serverUrl, name);
-  const pool = createPool(url, { max: options.poolSize ?? 20 });
+  const pool = createPool(url, { max: options.poolSize ?? 6 });
   const db = createKysely(pool);
   let dropped = false;
   return {

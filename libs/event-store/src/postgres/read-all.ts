@@ -5,32 +5,18 @@ import { Queryable } from './queryable';
 export const MAX_READ_ALL_LIMIT = 10_000;
 
 /**
- * Reads the global log after a position, in position order, gap-safe: only positions below
- * `events_safe_position()` — those of transactions older than every transaction still running —
- * are returned, so no event can later commit below a position already handed out (see
+ * Reads the global log after a position, in position order, gap-safe: only positions below the
+ * read horizon — those of transactions older than every transaction still running in this
+ * database — are returned, so no event can later commit below a position already handed out (see
  * migrations/001_event_store.sql for the proof). Optional category and tenant filters.
  */
 export async function readAll(db: Queryable, options: ReadAllOptions = {}): Promise<ReadAllResult> {
   const after = options.after ?? 0;
   const limit = Math.min(Math.max(options.limit ?? 1000, 1), MAX_READ_ALL_LIMIT);
-  const filters: string[] = [];
-  const values: unknown[] = [after, limit];
-  if (options.category !== undefined) {
-    values.push(options.category);
-    filters.push(`and category = $${values.length}`);
-  }
-  if (options.tenantId !== undefined) {
-    values.push(options.tenantId);
-    filters.push(`and tenant_id = $${values.length}`);
-  }
   const { rows } = await db.query<EventRowShape>({
-    name: `saga_read_all${options.category !== undefined ? '_c' : ''}${options.tenantId !== undefined ? '_t' : ''}`,
-    text: `select ${EVENT_COLUMNS}
-             from events
-            where global_position > $1 and global_position < events_safe_position() ${filters.join(' ')}
-            order by global_position
-            limit $2`,
-    values,
+    name: 'saga_read_all',
+    text: `select ${EVENT_COLUMNS} from read_all_events($1, $2, $3, $4)`,
+    values: [after, limit, options.category ?? null, options.tenantId ?? null],
   });
   const events = rows.map(toRecordedEvent);
   return { events, lastPosition: events.length ? events[events.length - 1].globalPosition : after };
