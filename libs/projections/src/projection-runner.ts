@@ -110,6 +110,18 @@ export class ProjectionRunner {
   isCurrent(session: Client | undefined): boolean {
     return session !== undefined && session === this.session;
   }
+
+  private sessionQueue: Promise<unknown> = Promise.resolve();
+
+  /** Runs a query on the leadership session, one at a time (the workers share it). */
+  async onSession<T>(fn: (session: Client) => Promise<T>): Promise<{ session: Client; result: T }> {
+    const run = this.sessionQueue.then(async () => {
+      const session = await this.leaderSession();
+      return { session, result: await fn(session) };
+    });
+    this.sessionQueue = run.catch(() => undefined);
+    return run;
+  }
 }
 
 class ProjectionWorker {
@@ -215,12 +227,14 @@ class ProjectionWorker {
   private async acquireLeadership(): Promise<boolean> {
     if (this.isLeader) return true;
     this.leader = undefined;
-    const session = await this.runner.leaderSession();
-    const { rows } = await session.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [
-      LEADERSHIP_LOCK_CLASS,
-      this.projection.name,
-    ]);
-    if (!rows[0].ok) return false;
+    const { session, result: ok } = await this.runner.onSession(async (s) => {
+      const { rows } = await s.query<{ ok: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as ok', [
+        LEADERSHIP_LOCK_CLASS,
+        this.projection.name,
+      ]);
+      return rows[0].ok;
+    });
+    if (!ok) return false;
     this.leader = session;
     this.log('projection leadership acquired');
     return true;
@@ -230,7 +244,11 @@ class ProjectionWorker {
     const session = this.leader;
     this.leader = undefined;
     if (!this.runner.isCurrent(session)) return;
-    await session!.query('select pg_advisory_unlock($1, hashtext($2))', [LEADERSHIP_LOCK_CLASS, this.projection.name]).catch(() => undefined);
+    await this.runner
+      .onSession(async (s) => {
+        if (s === session) await s.query('select pg_advisory_unlock($1, hashtext($2))', [LEADERSHIP_LOCK_CLASS, this.projection.name]);
+      })
+      .catch(() => undefined);
   }
 
   /** Applies one batch after the checkpoint; true when the log had nothing more. */

@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { PlatformConfig } from '@app/platform';
 import { AppModule } from '../app.module';
+import { JsonDepthInterceptor } from '../http/json-depth.interceptor';
 import { createValidationPipe } from '../http/validation';
 
 /** Builds the HTTP application (used by main.ts and by the end-to-end tests). */
@@ -17,6 +18,7 @@ export async function createApp(config: PlatformConfig, options: { logger?: bool
   if (options.logger !== false) app.useLogger(app.get(Logger));
   // JSON only, 1 MiB at most: larger bodies answer 413, other media types 415 (see middleware).
   app.useBodyParser('json', { limit: '1mb', type: ['application/json', 'application/*+json'] });
+  app.useGlobalInterceptors(new JsonDepthInterceptor());
   app.useGlobalPipes(createValidationPipe());
   app.enableShutdownHooks();
   app.set('trust proxy', false);

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'crypto';
+import { setMaxListeners } from 'events';
 import { hostname } from 'os';
 import { Pool, PoolClient } from 'pg';
 import {
@@ -120,6 +121,7 @@ export class SagaExecutor {
     private readonly options: SagaExecutorOptions = {},
   ) {
     definitions.forEach((d) => this.definitions.set(d.type, d));
+    setMaxListeners(0, this.shutdown.signal); // every in-flight effect listens for shutdown
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.concurrency = options.concurrency ?? 32;
     this.leaseMs = options.leaseMs ?? 30_000;
@@ -152,7 +154,7 @@ export class SagaExecutor {
         if (existing) {
           await client.query('rollback');
           if (existing.requestHash !== requestHash) throw new IdempotencyConflictError(existing.sagaId);
-          const loaded = await this.load(existing.sagaId);
+          const loaded = await this.load(existing.sagaId, client);
           return { sagaId: existing.sagaId, status: loaded?.state.status ?? 'RUNNING', created: false };
         }
       }
@@ -162,9 +164,12 @@ export class SagaExecutor {
       };
       const events = decide(command, initialSagaState());
       const state = await this.appendTransition(client, { state: initialSagaState(), version: -1 }, events, sagaId, req.tenantId, req.metadata);
+      // Delivered at commit; sent on this connection so a start never waits for a second one.
+      await client.query(`select pg_notify('${SAGA_WORK_CHANNEL}', '')`);
       await client.query('commit');
       this.afterCommit(state.recorded, state.state);
-      await this.notifyWork();
+      this.wake();
+      this.options.onNewWork?.();
       return { sagaId, status: state.state.status, created: true };
     } catch (err) {
       await client.query('rollback').catch(() => undefined);
@@ -233,7 +238,10 @@ export class SagaExecutor {
     metadata?: Partial<EventMetadata>,
   ): Promise<Loaded & { recorded: RecordedEvent[] }> {
     if (events.length === 0) return { ...loaded, recorded: [] };
-    const commandId = `${sagaId}@${loaded.version + 1}`;
+    // Ids derive from the version AND the content: two different decisions taken at the same
+    // version (parallel outcomes) conflict on the expected version, not on the event ids, while
+    // re-sending the very same decision is an idempotent replay.
+    const commandId = `${sagaId}@${loaded.version + 1}:${createHash('sha256').update(stableJson(events)).digest('hex').slice(0, 32)}`;
     const newEvents: NewEvent[] = events.map((e, i) => ({ eventId: eventIdFor(commandId, i), type: e.type, data: e.data }));
     const result = await this.store.appendToStream(sagaStreamId(sagaId), newEvents, {
       expectedVersion: loaded.version,
@@ -246,8 +254,13 @@ export class SagaExecutor {
     if (TERMINAL.has(state.status)) {
       await removeWork(tx, sagaId);
     } else {
+      // Never later than the lease: if this worker dies, another one resumes the saga once the
+      // lease has expired, not only at the step's timeout. (A live owner renews its lease.)
       const work = nextWork(state, new Date());
-      const dueAt = work.actions.length ? new Date() : work.nextDueAt ?? new Date(Date.now() + this.leaseMs);
+      const leaseEnd = Date.now() + this.leaseMs;
+      const dueAt = work.actions.length
+        ? new Date()
+        : new Date(Math.min(work.nextDueAt ? Date.parse(work.nextDueAt) : leaseEnd, leaseEnd));
       await scheduleWork(tx, { sagaId, tenantId, sagaType: state.sagaType, dueAt });
     }
     const recordedAt = new Date();

@@ -1,0 +1,107 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { SAGA_TYPES, SagaStatus, SagaType, StepStatus } from '@app/sagas';
+
+export const SAGA_STATUSES: SagaStatus[] = ['RUNNING', 'COMPLETED', 'COMPENSATING', 'COMPENSATED', 'COMPENSATION_FAILED'];
+export const STEP_STATUSES: StepStatus[] = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'COMPENSATING', 'COMPENSATED', 'COMPENSATION_FAILED', 'SKIPPED'];
+export const COMPENSATION_STATUSES = ['STARTED', 'SUCCEEDED', 'FAILED', 'SKIPPED'] as const;
+export type CompensationStatus = (typeof COMPENSATION_STATUSES)[number];
+
+export class SagaAcceptedDto {
+  @ApiProperty({ format: 'uuid' }) sagaId: string;
+  @ApiProperty({ enum: SAGA_TYPES }) type: SagaType;
+  @ApiProperty({ enum: SAGA_STATUSES }) status: string;
+  @ApiProperty({ example: '/v1/sagas/6f1c0a4e-6d8e-4a53-9b7a-0c5f1b2d3e4f' }) location: string;
+}
+
+export class SagaStepDto {
+  @ApiProperty({ description: 'the step name; for task-workflow sagas the task id' }) name: string;
+  @ApiProperty({ enum: STEP_STATUSES }) status: StepStatus;
+  @ApiProperty() attempts: number;
+  @ApiPropertyOptional({ format: 'date-time' }) startedAt?: string;
+  @ApiPropertyOptional({ format: 'date-time' }) finishedAt?: string;
+  @ApiPropertyOptional({ description: 'any JSON' }) output?: unknown;
+  @ApiPropertyOptional() error?: string;
+}
+
+export class SagaViewDto {
+  @ApiProperty({ format: 'uuid' }) sagaId: string;
+  @ApiProperty() tenantId: string;
+  @ApiProperty({ enum: SAGA_TYPES }) type: SagaType;
+  @ApiProperty({ enum: SAGA_STATUSES }) status: SagaStatus;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'the start request body' }) input: unknown;
+  @ApiProperty({ type: [SagaStepDto] }) steps: SagaStepDto[];
+  @ApiProperty({ description: "version of the saga stream's last event" }) version: number;
+  @ApiProperty({ format: 'date-time' }) startedAt: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt: string;
+  @ApiPropertyOptional({ format: 'date-time' }) finishedAt?: string;
+}
+
+/** A row of the saga_summaries read model (eventually consistent with the saga's stream). */
+export class SagaSummaryDto {
+  @ApiProperty({ format: 'uuid' }) sagaId: string;
+  @ApiProperty() tenantId: string;
+  @ApiProperty({ enum: SAGA_TYPES }) type: SagaType;
+  @ApiProperty({ enum: SAGA_STATUSES }) status: SagaStatus;
+  @ApiProperty({ type: [SagaStepDto] }) steps: SagaStepDto[];
+  @ApiPropertyOptional({ description: 'the step whose failure started the compensation' }) failedStep?: string;
+  @ApiProperty() version: number;
+  @ApiProperty({ format: 'date-time' }) startedAt: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt: string;
+  @ApiPropertyOptional({ format: 'date-time' }) finishedAt?: string;
+  @ApiPropertyOptional() durationMs?: number;
+}
+
+export class SagaPageDto {
+  @ApiProperty({ type: [SagaSummaryDto], description: 'newest first' }) items: SagaSummaryDto[];
+  @ApiPropertyOptional({ description: 'pass as `cursor` for the next page; absent on the last page' }) nextCursor?: string;
+}
+
+export class SagaEventMetadataDto {
+  @ApiProperty() tenantId: string;
+  @ApiPropertyOptional() correlationId?: string;
+  @ApiPropertyOptional() causationId?: string;
+  @ApiPropertyOptional() actor?: string;
+}
+
+export class SagaEventDto {
+  @ApiProperty({ format: 'uuid' }) eventId: string;
+  @ApiProperty() streamId: string;
+  @ApiProperty() version: number;
+  @ApiProperty() globalPosition: number;
+  @ApiProperty() type: string;
+  @ApiProperty() schemaVersion: number;
+  @ApiProperty({ type: 'object', additionalProperties: true }) data: unknown;
+  @ApiProperty({ type: SagaEventMetadataDto }) metadata: SagaEventMetadataDto;
+  @ApiProperty({ format: 'date-time' }) recordedAt: string;
+}
+
+export class SagaEventsDto {
+  @ApiProperty({ example: 'saga-6f1c0a4e-6d8e-4a53-9b7a-0c5f1b2d3e4f' }) streamId: string;
+  @ApiProperty({ description: "version of the stream's last event" }) version: number;
+  @ApiProperty({ type: [SagaEventDto] }) events: SagaEventDto[];
+}
+
+export class CompensationEntryDto {
+  @ApiProperty() step: string;
+  @ApiProperty({ enum: COMPENSATION_STATUSES }) status: CompensationStatus;
+  @ApiProperty() attempt: number;
+  @ApiPropertyOptional() error?: string;
+  @ApiPropertyOptional({ description: 'the operator key, for SKIPPED entries' }) actor?: string;
+  @ApiPropertyOptional() reason?: string;
+  @ApiProperty({ format: 'date-time' }) at: string;
+}
+
+export class SagaCompensationsDto {
+  @ApiProperty({ format: 'uuid' }) sagaId: string;
+  @ApiProperty({ enum: SAGA_STATUSES }) status: SagaStatus;
+  @ApiProperty({ type: [CompensationEntryDto], description: 'in the order they happened' }) entries: CompensationEntryDto[];
+}
+
+export class CompensationLogItemDto extends CompensationEntryDto {
+  @ApiProperty({ format: 'uuid' }) sagaId: string;
+}
+
+export class CompensationLogPageDto {
+  @ApiProperty({ type: [CompensationLogItemDto], description: 'newest first' }) items: CompensationLogItemDto[];
+  @ApiPropertyOptional({ description: 'pass as `cursor` for the next page; absent on the last page' }) nextCursor?: string;
+}
