@@ -65,14 +65,16 @@ begin
   v_xmax := pg_snapshot_xmax(pg_current_snapshot());
   v_xmax_n := v_xmax::text::bigint;
   perform pg_stat_clear_snapshot();
-  -- 32-bit xids of running transactions, widened to 64 bits relative to v_xmax (they are recent).
-  select min(v_xmax_n - ((v_xmax_n - x::text::bigint) % 4294967296 + 4294967296) % 4294967296)
+  -- 32-bit xids of running transactions, widened to 64 bits relative to v_xmax (they are recent):
+  -- the 32-bit distance is taken as signed, so an xid assigned after the snapshot lands above xmax.
+  select min(v_xmax_n - case when d >= 2147483648 then d - 4294967296 else d end)
     into v_oldest
-    from (select backend_xid as x from pg_stat_activity
-           where datid = (select oid from pg_database where datname = current_database())
-             and backend_xid is not null
-          union all
-          select transaction from pg_prepared_xacts where database = current_database()) running;
+    from (select ((v_xmax_n - x::text::bigint) % 4294967296 + 4294967296) % 4294967296 as d
+            from (select backend_xid as x from pg_stat_activity
+                   where datid = (select oid from pg_database where datname = current_database())
+                     and backend_xid is not null
+                  union all
+                  select transaction from pg_prepared_xacts where database = current_database()) running) widened;
   return least(v_xmax_n, coalesce(v_oldest, v_xmax_n));
 end
 $$;

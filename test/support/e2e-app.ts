@@ -26,14 +26,17 @@ export interface TenantKeys {
  * The real application (API + worker, in-memory bus unless REDIS_URL is set by the test) on a
  * database of its own. Pass `worker: false` for an API without the executor / projections.
  */
-export async function startE2eApp(overrides: Partial<PlatformConfig> & { worker?: boolean; redis?: boolean } = {}): Promise<E2eContext> {
+export async function startE2eApp(
+  options: Partial<Omit<PlatformConfig, 'worker'>> & { worker?: boolean; redis?: boolean } = {},
+): Promise<E2eContext> {
+  const { worker, redis, ...overrides } = options;
   process.env.NODE_ENV = 'test';
   const db = await createTestDatabase({ poolSize: 2 });
   const adminKey = `sk_admin_${randomBytes(16).toString('hex')}`;
-  const workerOn = overrides.worker !== false;
+  const workerOn = worker !== false;
   const config: PlatformConfig = {
     databaseUrl: db.url,
-    redisUrl: overrides.redis ? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' : undefined,
+    redisUrl: redis ? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' : undefined,
     adminApiKey: adminKey,
     embedded: false,
     poolSize: 10,

@@ -21,5 +21,11 @@ export function createPool(url: string, options: CreatePoolOptions = {}): Pool {
     // An idle client lost its connection (server restart, network): the pool replaces it.
     process.emitWarning(`pg pool: idle client error: ${err.message}`);
   });
+  pool.on('connect', (client) => {
+    // pg-pool listens for errors only on idle clients: a connection lost while checked out (in a
+    // transaction) would otherwise emit an unhandled 'error' and end the process. The query in
+    // flight fails on its own, and the caller handles that.
+    client.on('error', (err) => process.emitWarning(`pg client: connection lost: ${err.message}`));
+  });
   return pool;
 }

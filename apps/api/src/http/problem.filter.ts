@@ -62,11 +62,17 @@ export class ProblemFilter implements ExceptionFilter {
     if (e?.type === 'entity.too.large') return problem(413, 'request body is larger than 1 MiB');
     if (e?.type === 'entity.parse.failed') return problem(400, 'request body is not valid JSON');
     if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return problem(415, e.message ?? 'unsupported encoding');
+    // Other body-parser / http-errors refusals (a Content-Encoding that does not decode, an aborted
+    // upload): the client's fault, with the status they carry.
+    const expose = (exception as { expose?: unknown })?.expose === true;
+    if (expose && typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return problem(e.status, e.message || 'bad request');
     if (e?.name === 'DomainError' && e.code) return problem(CODE_STATUS[e.code] ?? 422, e.message ?? e.code, { code: e.code });
     if (isDatabaseUnavailable(exception)) return problem(503, 'the database is unreachable; try again shortly');
     if (e?.code === '22P02' || e?.code === '22003' || e?.code === '22001' || e?.code === '54000') {
       return problem(400, `invalid value: ${e.message}`);
     }
+    // 22021 (text) / 22P05 (jsonb): a string with a NUL character (\u0000), which PostgreSQL cannot store.
+    if (e?.code === '22021' || e?.code === '22P05') return problem(400, 'invalid value: strings must not contain the NUL character (\\u0000)');
     // A bug, not an input problem: logged with its stack so that it gets fixed.
     this.logger.error(exception instanceof Error ? exception.stack ?? exception.message : String(exception));
     return problem(500, 'internal error');

@@ -24,7 +24,7 @@ export class OpsController {
   ) {}
 
   @Get('health')
-  @ApiOkResponse({ schema: { example: { status: 'ok' } } })
+  @ApiOkResponse({ schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } }, required: ['status'], example: { status: 'ok' } } })
   healthz() {
     return { status: 'ok' };
   }

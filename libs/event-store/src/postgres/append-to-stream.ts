@@ -43,6 +43,12 @@ export async function appendToStream(
     data: e.data ?? {},
     metadata: { ...options.metadata, ...e.metadata, tenantId: options.tenantId },
   }));
+  const ids = new Set<string>();
+  for (const e of payload) {
+    if (typeof e.type !== 'string' || e.type.length === 0) throw new EventStoreError('INVALID_APPEND', 'every event needs a type');
+    if (ids.has(e.eventId)) throw new EventStoreError('INVALID_APPEND', `event id ${e.eventId} appears twice in one append`);
+    ids.add(e.eventId);
+  }
   const [kind, version] =
     typeof expected === 'number' ? [KIND.exact, expected] : [KIND[expected as Exclude<ExpectedVersion, number>], null];
   if (kind === undefined) throw new EventStoreError('INVALID_APPEND', `unknown expected version ${String(expected)}`);

@@ -364,7 +364,8 @@ export class SagaExecutor {
       const client = await this.pool.connect();
       client.on('notification', () => this.wake());
       client.on('error', () => {
-        if (this.listener === client) this.listener = undefined;
+        if (this.listener !== client) return; // released by stopWorker: the pool owns it now
+        this.listener = undefined;
         client.release(true);
       });
       await client.query(`listen ${SAGA_WORK_CHANNEL}`);

@@ -1,0 +1,135 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
+import { SERVICE_STATUSES } from '@app/domain';
+import { MAX_PAGE_SIZE, ToInt } from './query-params';
+
+export const AGENT_STATUSES = ['PROVISIONING', 'ACTIVE', 'DECOMMISSIONED'] as const;
+export const TASK_STATUSES = ['SCHEDULED', 'RUNNING', 'COMPLETED', 'FAILED', 'COMPENSATED', 'CANCELLED'] as const;
+
+const CURSOR_PATTERN = /^[A-Za-z0-9_-]{1,1200}$/;
+
+/** `limit` and `cursor` of every read-model list. */
+export class PageQueryDto {
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: 100 })
+  @IsOptional()
+  @ToInt()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @Matches(CURSOR_PATTERN, { message: 'cursor must be the nextCursor of a previous page' })
+  cursor?: string;
+}
+
+export class CapabilityFilterDto extends PageQueryDto {
+  @ApiPropertyOptional({ example: 'search', description: 'only entries that have this capability' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[^\u0000]{1,100}$/, { message: 'capability must be 1 to 100 characters' })
+  capability?: string;
+}
+
+export class ListAgentsQueryDto extends CapabilityFilterDto {
+  @ApiPropertyOptional({ enum: AGENT_STATUSES })
+  @IsOptional()
+  @IsIn(AGENT_STATUSES)
+  status?: (typeof AGENT_STATUSES)[number];
+}
+
+export class ListTasksQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ format: 'uuid' })
+  @IsOptional()
+  @IsUUID(undefined, { message: 'sagaId must be a UUID' })
+  sagaId?: string;
+
+  @ApiPropertyOptional({ enum: TASK_STATUSES })
+  @IsOptional()
+  @IsIn(TASK_STATUSES)
+  status?: (typeof TASK_STATUSES)[number];
+}
+
+export class ListServicesQueryDto extends CapabilityFilterDto {
+  @ApiPropertyOptional({ enum: SERVICE_STATUSES })
+  @IsOptional()
+  @IsIn(SERVICE_STATUSES)
+  status?: (typeof SERVICE_STATUSES)[number];
+}
+
+export class ResourcesDto {
+  @ApiProperty() cpuMillis: number;
+  @ApiProperty() memoryMb: number;
+}
+
+export class AgentDto {
+  @ApiProperty({ format: 'uuid' }) agentId: string;
+  @ApiProperty() tenantId: string;
+  @ApiProperty() name: string;
+  @ApiProperty() type: string;
+  @ApiProperty({ enum: AGENT_STATUSES }) status: string;
+  @ApiProperty({ type: [String] }) capabilities: string[];
+  @ApiProperty({ type: [String] }) permissions: string[];
+  @ApiProperty({ type: ResourcesDto }) resources: ResourcesDto;
+  @ApiProperty({ format: 'uuid', nullable: true, description: 'the saga that provisioned it' }) sagaId: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt: string;
+}
+
+export class AgentPageDto {
+  @ApiProperty({ type: [AgentDto] }) items: AgentDto[];
+  @ApiPropertyOptional({ description: 'present when more items follow' }) nextCursor?: string;
+}
+
+export class TaskDto {
+  @ApiProperty({ format: 'uuid' }) taskId: string;
+  @ApiProperty() tenantId: string;
+  @ApiProperty({ format: 'uuid', nullable: true }) sagaId: string | null;
+  @ApiProperty() name: string;
+  @ApiProperty() handler: string;
+  @ApiProperty({ enum: TASK_STATUSES }) status: string;
+  @ApiProperty({ type: 'object', additionalProperties: true, nullable: true }) config: unknown;
+  @ApiProperty({ nullable: true, description: 'the handler’s output (any JSON)' }) output: unknown;
+  @ApiProperty({ type: String, nullable: true }) error: string | null;
+  @ApiProperty() attempts: number;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt: string;
+}
+
+export class TaskPageDto {
+  @ApiProperty({ type: [TaskDto] }) items: TaskDto[];
+  @ApiPropertyOptional({ description: 'present when more items follow' }) nextCursor?: string;
+}
+
+export class ServiceDto {
+  @ApiProperty({ format: 'uuid' }) agentId: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ type: [String] }) capabilities: string[];
+  @ApiProperty({ enum: SERVICE_STATUSES }) status: string;
+  @ApiProperty({ format: 'date-time' }) registeredAt: string;
+}
+
+export class ServicePageDto {
+  @ApiProperty({ type: [ServiceDto] }) items: ServiceDto[];
+  @ApiPropertyOptional({ description: 'present when more items follow' }) nextCursor?: string;
+}
+
+export class SagaCountDto {
+  @ApiProperty({ example: 'agent-provisioning' }) type: string;
+  @ApiProperty({ example: 'COMPLETED' }) status: string;
+  @ApiProperty() count: number;
+}
+
+export class SagaDurationDto {
+  @ApiProperty({ example: 'agent-provisioning' }) type: string;
+  @ApiProperty({ type: Number, nullable: true, description: 'median duration of finished sagas, ms' }) p50Ms: number | null;
+  @ApiProperty({ type: Number, nullable: true, description: '95th percentile duration of finished sagas, ms' }) p95Ms: number | null;
+  @ApiProperty({ description: 'finished sagas the percentiles are computed from' }) finished: number;
+}
+
+export class SagaStatsDto {
+  @ApiProperty({ type: [SagaCountDto] }) byTypeAndStatus: SagaCountDto[];
+  @ApiProperty({ type: [SagaDurationDto] }) durations: SagaDurationDto[];
+}

@@ -1,0 +1,100 @@
+import { Queryable } from '@app/event-store';
+import { Filter, keysetPage } from './keyset-page';
+import { AgentDto, ServiceDto, TaskDto } from './read-models.dto';
+
+type Row = Record<string, any>;
+
+const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
+
+/** Tenant filter of every read-model query: undefined (the admin key) reads every tenant. */
+const scoped = (tenantId: string | undefined): Filter[] => (tenantId === undefined ? [] : [{ sql: (p) => `tenant_id = ${p}`, value: tenantId }]);
+
+const hasCapability = (capability: string | undefined): Filter[] =>
+  capability === undefined ? [] : [{ sql: (p) => `capabilities @> ${p}::jsonb`, value: JSON.stringify([capability]) }];
+
+const equals = (column: string, value: string | undefined): Filter[] => (value === undefined ? [] : [{ sql: (p) => `${column} = ${p}`, value }]);
+
+export const toAgent = (r: Row): AgentDto => ({
+  agentId: r.agent_id,
+  tenantId: r.tenant_id,
+  name: r.name,
+  type: r.type,
+  status: r.status,
+  capabilities: r.capabilities ?? [],
+  permissions: r.permissions ?? [],
+  resources: r.resources ?? {},
+  sagaId: r.saga_id ?? null,
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+});
+
+export const toTask = (r: Row): TaskDto => ({
+  taskId: r.task_id,
+  tenantId: r.tenant_id,
+  sagaId: r.saga_id ?? null,
+  name: r.name,
+  handler: r.handler,
+  status: r.status,
+  config: r.config ?? null,
+  output: r.output ?? null,
+  error: r.error ?? null,
+  attempts: r.attempts,
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+});
+
+export const toService = (r: Row): ServiceDto => ({
+  agentId: r.agent_id,
+  name: r.name,
+  capabilities: r.capabilities ?? [],
+  status: r.status,
+  registeredAt: iso(r.registered_at),
+});
+
+export interface ListQuery {
+  tenantId?: string;
+  limit: number;
+  cursor?: string;
+}
+
+/** Agents, newest first. */
+export function listAgents(db: Queryable, q: ListQuery & { status?: string; capability?: string }) {
+  return keysetPage<Row>(
+    db,
+    { table: 'agents', idColumn: 'agent_id', keyColumn: 'created_at', keyKind: 'timestamp', direction: 'desc' },
+    [...scoped(q.tenantId), ...equals('status', q.status), ...hasCapability(q.capability)],
+    q.limit,
+    q.cursor,
+  );
+}
+
+/** Tasks, newest first. */
+export function listTasks(db: Queryable, q: ListQuery & { sagaId?: string; status?: string }) {
+  return keysetPage<Row>(
+    db,
+    { table: 'tasks', idColumn: 'task_id', keyColumn: 'created_at', keyKind: 'timestamp', direction: 'desc' },
+    [...scoped(q.tenantId), ...equals('saga_id', q.sagaId), ...equals('status', q.status)],
+    q.limit,
+    q.cursor,
+  );
+}
+
+/** The service registry, by name. */
+export function listServices(db: Queryable, q: ListQuery & { status?: string; capability?: string }) {
+  return keysetPage<Row>(
+    db,
+    { table: 'services', idColumn: 'agent_id', keyColumn: 'name', keyKind: 'text', direction: 'asc' },
+    [...scoped(q.tenantId), ...equals('status', q.status), ...hasCapability(q.capability)],
+    q.limit,
+    q.cursor,
+  );
+}
+
+/** One row by its uuid, within the tenant scope. */
+export async function findRow(db: Queryable, table: 'agents' | 'tasks', idColumn: string, id: string, tenantId?: string): Promise<Row | undefined> {
+  const { rows } = await db.query<Row>(
+    `select * from ${table} where ${idColumn} = $1 ${tenantId === undefined ? '' : 'and tenant_id = $2'}`,
+    tenantId === undefined ? [id] : [id, tenantId],
+  );
+  return rows[0];
+}

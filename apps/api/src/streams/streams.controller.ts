@@ -1,0 +1,94 @@
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiForbiddenResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { MinRole, Principal } from '../auth/auth.types';
+import { ActingTenant, actorOf, Caller, CorrelationId, TenantScope } from '../auth/principal.decorator';
+import {
+  AppendEventsDto,
+  AppendResultDto,
+  GlobalLogPageDto,
+  ReadAllQueryDto,
+  ReadStreamQueryDto,
+  StreamEventsDto,
+  StreamStateDto,
+  StreamStateQueryDto,
+} from './streams.dto';
+import { StreamsService } from './streams.service';
+import { STREAM_ID_PATTERN, StreamIdParam } from './streams.validators';
+
+const STREAM_ID_DOC = { name: 'streamId', description: '`<category>-<id>`', schema: { type: 'string', pattern: STREAM_ID_PATTERN.source } };
+
+@ApiTags('event store')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'no or unknown api key' })
+@ApiBadRequestResponse({ description: 'path, query or body fails validation (problem+json with errors)' })
+@Controller('v1')
+export class StreamsController {
+  constructor(private readonly streams: StreamsService) {}
+
+  @Post('streams/:streamId/events')
+  @MinRole('operator')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Append events to a stream of the caller’s tenant (atomic, with an expected version)' })
+  @ApiParam(STREAM_ID_DOC)
+  @ApiHeader({ name: 'X-Tenant-Id', required: false, description: 'the tenant the admin key appends for' })
+  @ApiCreatedResponse({ type: AppendResultDto })
+  @ApiForbiddenResponse({ description: 'role too low, or a platform category (saga, agent, task, quota, service, tenant)' })
+  @ApiNotFoundResponse({ description: 'the stream belongs to another tenant' })
+  @ApiConflictResponse({ description: 'expected-version conflict (with expectedVersion and actualVersion), or an event id reused' })
+  append(
+    @StreamIdParam() streamId: string,
+    @Body() body: AppendEventsDto,
+    @ActingTenant() tenantId: string,
+    @Caller() caller: Principal,
+    @CorrelationId() correlationId: string,
+  ): Promise<AppendResultDto> {
+    return this.streams.append(streamId, body.expectedVersion, body.events, { tenantId, correlationId, actor: actorOf(caller) });
+  }
+
+  @Get('streams/:streamId/events')
+  @MinRole('operator')
+  @ApiOperation({ summary: 'Read a stream forward or backward from a version' })
+  @ApiParam(STREAM_ID_DOC)
+  @ApiOkResponse({ type: StreamEventsDto })
+  @ApiForbiddenResponse({ description: 'role too low' })
+  @ApiNotFoundResponse({ description: 'the stream has no events (or is another tenant’s)' })
+  read(@StreamIdParam() streamId: string, @Query() query: ReadStreamQueryDto, @TenantScope() tenantId?: string): Promise<StreamEventsDto> {
+    return this.streams.read(streamId, {
+      fromVersion: query.fromVersion,
+      limit: query.limit ?? 100,
+      direction: query.direction ?? 'forward',
+      tenantId,
+    });
+  }
+
+  @Get('streams/:streamId/state')
+  @ApiOperation({ summary: 'State of a platform stream replayed from its events, optionally as of a version' })
+  @ApiParam(STREAM_ID_DOC)
+  @ApiOkResponse({ type: StreamStateDto })
+  @ApiNotFoundResponse({ description: 'not a platform category, no such stream, or another tenant’s' })
+  state(@StreamIdParam() streamId: string, @Query() query: StreamStateQueryDto, @TenantScope() tenantId?: string): Promise<StreamStateDto> {
+    return this.streams.state(streamId, query.atVersion, tenantId);
+  }
+
+  @Get('events')
+  @MinRole('operator')
+  @ApiOperation({ summary: 'The global log in position order, gap-safe, scoped to the tenant (admin: all)' })
+  @ApiOkResponse({ type: GlobalLogPageDto })
+  @ApiForbiddenResponse({ description: 'role too low' })
+  readAll(@Query() query: ReadAllQueryDto, @TenantScope() tenantId?: string): Promise<GlobalLogPageDto> {
+    return this.streams.readAll({ after: query.after ?? 0, limit: query.limit ?? 100, category: query.category, tenantId });
+  }
+}
