@@ -6,3 +6,4 @@ export { createKysely, Database } from './database';
 export * from './tables/events.table';
 export { createTestDatabase, TestDatabase } from './testing/test-database';
 export { startEmbeddedPostgres, EmbeddedPostgres } from './embedded';
+export { embeddedClientClass } from './embedded-client';

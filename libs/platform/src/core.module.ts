@@ -79,7 +79,7 @@ export class CoreModule {
       providers: [
         { provide: PLATFORM_CONFIG, useValue: config },
         PlatformMetrics,
-        { provide: PG_POOL, useFactory: () => createPool(config.databaseUrl, { max: config.poolSize }) },
+        { provide: PG_POOL, useFactory: () => createPool(config.databaseUrl, { max: config.poolSize, embedded: config.embedded }) },
         { provide: Waker, inject: [MESSAGE_BUS], useFactory: (bus: MessageBus) => new Waker(bus) },
         {
           provide: EVENT_STORE,

@@ -87,7 +87,9 @@ export class ProjectionRunner {
     if (this.session) return this.session;
     if (this.connecting) return this.connecting;
     this.connecting = (async () => {
-      const client = new Client(this.pool.options);
+      // The pool's own client class (the embedded mode brings its own).
+      const PoolClientClass = (this.pool as unknown as { Client?: typeof Client }).Client ?? Client;
+      const client = new PoolClientClass(this.pool.options);
       client.on('error', () => {
         if (this.session === client) this.session = undefined;
         client.end().catch(() => undefined);

@@ -31,7 +31,7 @@ export async function prepareRuntime(options: { role: 'all' | 'api' | 'worker'; 
     databaseUrl = databaseUrlFromEnv(env);
   }
   if (!embedded) await ensureDatabase(databaseUrl);
-  const pool = createPool(databaseUrl, { max: 1 });
+  const pool = createPool(databaseUrl, { max: 1, embedded: embedded !== undefined });
   try {
     await migrate(pool);
   } finally {
