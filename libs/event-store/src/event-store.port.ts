@@ -28,6 +28,8 @@ export interface EventStore {
   subscribe(options: SubscribeOptions): Subscription;
   readSnapshot<S>(streamId: string, schemaVersion: number, options?: TransactionalOptions): Promise<Snapshot<S> | undefined>;
   storeSnapshot(snapshot: Snapshot, options?: TransactionalOptions): Promise<void>;
+  /** Wakes subscribers after appends made inside a caller's transaction have committed. */
+  notifyAppended(): void;
   /** Runs `fn` in one transaction; appends given `{ tx }` commit or roll back together. */
   transaction<T>(fn: (tx: PoolClient) => Promise<T>): Promise<T>;
 }

@@ -133,6 +133,7 @@ class ProjectionWorker {
   private position = 0;
   private pendingWake = false;
   private wakeUp?: () => void;
+  private stopBackoff?: () => void;
   private readonly types: Set<string>;
   private readonly batchSize: number;
 
@@ -166,6 +167,7 @@ class ProjectionWorker {
   async stop(): Promise<void> {
     this.stopped = true;
     this.wakeUp?.();
+    this.stopBackoff?.();
     await this.loop;
     await this.resign();
   }
@@ -180,6 +182,21 @@ class ProjectionWorker {
       };
       const timer = setTimeout(done, ms);
       this.wakeUp = done;
+    });
+  }
+
+  private backoff(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.stopped) return resolve();
+      const timer = setTimeout(() => {
+        this.stopBackoff = undefined;
+        resolve();
+      }, ms);
+      this.stopBackoff = () => {
+        clearTimeout(timer);
+        this.stopBackoff = undefined;
+        resolve();
+      };
     });
   }
 
@@ -221,7 +238,9 @@ class ProjectionWorker {
       } catch (err) {
         failures++;
         this.log('projection batch failed', { error: (err as Error).message, attempt: failures });
-        await this.sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)));
+        // A backoff that wake-ups cannot cut short: under load they would otherwise turn every
+        // append into another attempt and push the delay to its cap within seconds.
+        await this.backoff(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)));
       }
     }
   }

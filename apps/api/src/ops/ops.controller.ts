@@ -49,7 +49,8 @@ export class OpsController {
       checks.push(async () => {
         const redis = this.indicator.check('redis');
         try {
-          await withTimeout(this.bus.notify('saga-ping', ''), 2000);
+          // epoch() is a real round trip that fails while the broker is unreachable.
+          await withTimeout(this.bus.epoch(), 2000);
           return redis.up();
         } catch (err) {
           return redis.down({ message: (err as Error).message });

@@ -36,6 +36,8 @@ export async function appendToStream(
     throw new EventStoreError('INVALID_APPEND', `an append takes 1 to ${MAX_EVENTS_PER_APPEND} events`);
   }
   const expected = options.expectedVersion ?? 'any';
+  // Without ids from the caller the append cannot be a replay: conflicts skip that check.
+  const callerIds = events.some((e) => e.eventId !== undefined);
   const payload = events.map((e) => ({
     eventId: e.eventId ?? randomUUID(),
     type: e.type,
@@ -72,13 +74,13 @@ export async function appendToStream(
           globalPosition: row.last_position,
         };
       }
-      const replay = await findIdempotentReplay(db, streamId, payload);
+      const replay = callerIds ? await findIdempotentReplay(db, streamId, payload) : undefined;
       if (replay) return replay;
       throw wrongExpectedVersion(streamId, expected, row.current_version ?? -1);
     } catch (err) {
       if (pgErrorCode(err) !== '23505') throw err;
       if (settings.savepoint) await db.query('rollback to savepoint saga_append');
-      const replay = await findIdempotentReplay(db, streamId, payload);
+      const replay = callerIds ? await findIdempotentReplay(db, streamId, payload) : undefined;
       if (replay) return replay;
       if (pgConstraint(err) === 'events_stream_version_uq') {
         if (kind === KIND.any && attempt < 20) continue;

@@ -16,7 +16,7 @@ import { appendToStream } from './append-to-stream';
 import { readAll, readHeadPosition } from './read-all';
 import { readStream } from './read-stream';
 import { readSnapshot, storeSnapshot } from './snapshots';
-import { subscribe, SubscribeOptions, Subscription } from './subscribe';
+import { EVENTS_CHANNEL, subscribe, SubscribeOptions, Subscription } from './subscribe';
 
 export interface PostgresEventStoreOptions {
   upcasters?: Upcaster[];
@@ -40,12 +40,45 @@ export class PostgresEventStore implements EventStore {
 
   async appendToStream(streamId: string, events: NewEvent[], options: AppendOptions & TransactionalOptions): Promise<AppendResult> {
     const started = performance.now();
-    const settings = { notify: this.notify };
-    const result = options.tx
-      ? await appendToStream(options.tx, streamId, events, options, { ...settings, savepoint: true })
-      : await appendToStream(this.pool, streamId, events, options, settings);
+    // NOTIFY inside the append would take PostgreSQL's global notify lock at every commit and
+    // serialise all writers; subscribers are woken after the commit instead (notifyAppended).
+    const settings = { notify: false };
+    let result: AppendResult;
+    if (options.tx) {
+      result = await appendToStream(options.tx, streamId, events, options, { ...settings, savepoint: true });
+    } else {
+      // Our own client, released without the error: pool.query would discard the connection on an
+      // expected conflict (a unique violation), and the next append would pay for a new one.
+      const client = await this.pool.connect();
+      let broken = false;
+      try {
+        result = await appendToStream(client, streamId, events, options, settings);
+      } catch (err) {
+        broken = (err as { code?: unknown }).code === undefined && !(err instanceof Error && err.name === 'EventStoreError');
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+      this.notifyAppended();
+    }
     this.options.onAppended?.(result, events.length, performance.now() - started);
     return result;
+  }
+
+  private notifyTimer?: NodeJS.Timeout;
+
+  /**
+   * Wakes LISTENing subscribers in every process after new events committed, coalesced to one
+   * NOTIFY per few milliseconds. Callers that append inside their own transaction call it after
+   * their commit. Subscribers stay correct without it (they poll).
+   */
+  notifyAppended(): void {
+    if (!this.notify || this.notifyTimer) return;
+    this.notifyTimer = setTimeout(() => {
+      this.notifyTimer = undefined;
+      this.pool.query(`select pg_notify('${EVENTS_CHANNEL}', '')`).catch(() => undefined);
+    }, 5);
+    this.notifyTimer.unref();
   }
 
   async readStream(streamId: string, options: ReadStreamOptions & TransactionalOptions = {}): Promise<ReadStreamResult> {

@@ -343,26 +343,26 @@ export class RedisStreamsMessageBus implements MessageBus {
     this.redis.call('CLIENT', 'UNBLOCK', clientId).catch((err) => this.report(err));
   }
 
-  /** @internal */
+  /**
+   * @internal Registers a notify listener. Best effort like notify itself: when Redis is down the
+   * listener stays registered and the channel is subscribed as soon as the connection is ready.
+   */
   async listen(channel: string, listener: NotifyListener): Promise<void> {
     let entry = this.channels.get(channel);
     if (!entry) {
-      const subscriber = this.notifications();
-      const subscribed = subscriber.subscribe(channel).then(() => undefined);
-      entry = { listeners: new Set(), subscribed };
+      entry = { listeners: new Set(), subscribed: this.subscribeChannel(channel) };
       this.channels.set(channel, entry);
-      const created = entry;
-      subscribed.catch(() => {
-        if (this.channels.get(channel) === created) this.channels.delete(channel);
-      });
     }
     entry.listeners.add(listener);
-    try {
-      await entry.subscribed;
-    } catch (err) {
-      entry.listeners.delete(listener);
-      throw new MessagingError('BUS_UNAVAILABLE', `subscribe to ${channel}: ${reasonOf(err)}`, { cause: err });
-    }
+    await entry.subscribed.catch((err) => this.report(err));
+  }
+
+  private subscribeChannel(channel: string): Promise<void> {
+    const subscribed = this.notifications()
+      .subscribe(channel)
+      .then(() => undefined);
+    subscribed.catch(() => undefined);
+    return subscribed;
   }
 
   /** @internal */
@@ -398,6 +398,11 @@ export class RedisStreamsMessageBus implements MessageBus {
     if (!this.subscriber) {
       const subscriber = this.redis.duplicate({ connectionName: `${this.prefix}bus-notify` });
       this.watch(subscriber);
+      // Channels whose SUBSCRIBE failed (Redis was down) are subscribed again once it is back;
+      // re-subscribing a channel already subscribed is harmless.
+      subscriber.on('ready', () => {
+        for (const [channel, entry] of this.channels) entry.subscribed = this.subscribeChannel(channel);
+      });
       subscriber.on('message', (channel: string, payload: string) => {
         for (const listener of this.channels.get(channel)?.listeners ?? []) {
           try {

@@ -306,7 +306,9 @@ export class SagaExecutor {
   }
 
   private afterCommit(recorded: RecordedEvent[], state: SagaState): void {
-    if (recorded.length) this.options.afterCommit?.(recorded, state);
+    if (!recorded.length) return;
+    this.store.notifyAppended();
+    this.options.afterCommit?.(recorded, state);
   }
 
   // ------------------------------------------------------------------ worker loop
