@@ -92,10 +92,29 @@ export class AggregateRepository {
     command: C,
     options: HandleOptions,
   ): Promise<HandleResult<S, E>> {
+    return this.handleAll(type, id, [command], options);
+  }
+
+  /**
+   * Several commands on one aggregate as one decision: each is decided on the state the previous
+   * ones produced, and all their events are appended together (one round trip, one version check).
+   */
+  async handleAll<S, C, E extends { type: string; data: unknown }>(
+    type: AggregateType<S, C, E>,
+    id: string,
+    commands: C[],
+    options: HandleOptions,
+  ): Promise<HandleResult<S, E>> {
     const maxRetries = options.maxRetries ?? 10;
     for (let attempt = 0; ; attempt++) {
       const loaded = await this.load(type, id, { tx: options.tx });
-      const events = type.decider.decide(command, loaded.state);
+      const events: E[] = [];
+      let decided = loaded.state;
+      for (const command of commands) {
+        const produced = type.decider.decide(command, decided);
+        for (const e of produced) decided = type.decider.evolve(decided, e);
+        events.push(...produced);
+      }
       if (events.length === 0) return { events, state: loaded.state, version: loaded.version };
       try {
         const result = await this.store.appendToStream(
@@ -111,8 +130,7 @@ export class AggregateRepository {
           // An idempotent replay (same command id): these events were already folded in.
           return { events: [], state: loaded.state, version: loaded.version };
         }
-        let state = loaded.state;
-        for (const e of events) state = type.decider.evolve(state, e);
+        const state = decided;
         const newVersion = result.nextExpectedVersion;
         if (type.snapshot && crossesBoundary(loaded.version, newVersion, type.snapshot.every)) {
           await this.store.storeSnapshot(

@@ -14,6 +14,12 @@ import { SubscribeOptions, Subscription } from './postgres/subscribe';
 export interface TransactionalOptions {
   /** Run inside the caller's transaction (a client after BEGIN). */
   tx?: PoolClient;
+  /**
+   * With `tx`: guard the append with a savepoint (default true), so that a conflict leaves the
+   * transaction usable and idempotent replays are recognised. Without, a conflict aborts the
+   * transaction and is reported as WRONG_EXPECTED_VERSION: for callers that retry it whole.
+   */
+  savepoint?: boolean;
 }
 
 /** The event store port: the single source of truth of the platform. */

@@ -16,6 +16,12 @@ export interface AppendSettings {
    * savepoint keeps it usable for the idempotent-replay check and for the caller.
    */
   savepoint?: boolean;
+  /**
+   * Inside a caller's transaction without a savepoint: a unique violation has aborted the
+   * transaction, so nothing more can be asked; it is reported as WRONG_EXPECTED_VERSION and the
+   * caller retries the whole transaction.
+   */
+  abortedOnConflict?: boolean;
 }
 
 export const MAX_EVENTS_PER_APPEND = 1000;
@@ -79,6 +85,7 @@ export async function appendToStream(
       throw wrongExpectedVersion(streamId, expected, row.current_version ?? -1);
     } catch (err) {
       if (pgErrorCode(err) !== '23505') throw err;
+      if (settings.abortedOnConflict) throw wrongExpectedVersion(streamId, expected, -1);
       if (settings.savepoint) await db.query('rollback to savepoint saga_append');
       const replay = callerIds ? await findIdempotentReplay(db, streamId, payload) : undefined;
       if (replay) return replay;

@@ -45,7 +45,8 @@ export class PostgresEventStore implements EventStore {
     const settings = { notify: false };
     let result: AppendResult;
     if (options.tx) {
-      result = await appendToStream(options.tx, streamId, events, options, { ...settings, savepoint: true });
+      const savepoint = options.savepoint !== false;
+      result = await appendToStream(options.tx, streamId, events, options, { ...settings, savepoint, abortedOnConflict: !savepoint });
     } else {
       // Our own client, released without the error: pool.query would discard the connection on an
       // expected conflict (a unique violation), and the next append would pay for a new one.

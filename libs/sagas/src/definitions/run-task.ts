@@ -24,23 +24,14 @@ export async function runTask(
   const handler = handlers.get(task.handler);
   const startedAt = new Date().toISOString();
   const base = { aggregate: 'task' as const, id: task.taskId, tenantId: ctx.tenantId, metadata: { correlationId: ctx.correlationId } };
-  const recordStart = async (tx: PoolClient) => {
-    await commands.dispatch({
-      ...base,
-      tx,
-      commandId: `${ctx.commandId}:schedule`,
-      command: {
-        type: 'ScheduleTask',
-        data: { taskId: task.taskId, sagaId: ctx.sagaId, tenantId: ctx.tenantId, name: task.name, handler: task.handler, config: task.config },
-      },
-    });
-    await commands.dispatch({
-      ...base,
-      tx,
-      commandId: `${ctx.commandId}:start:${ctx.attempt}`,
-      command: { type: 'StartTask', data: { attempt: ctx.attempt, at: startedAt } },
-    });
+  // Scheduled, started and finished in ONE decision on the task aggregate: one append.
+  const schedule = {
+    type: 'ScheduleTask',
+    data: { taskId: task.taskId, sagaId: ctx.sagaId, tenantId: ctx.tenantId, name: task.name, handler: task.handler, config: task.config },
   };
+  const start = { type: 'StartTask', data: { attempt: ctx.attempt, at: startedAt } };
+  const record = (tx: PoolClient, outcome: { type: string; data: unknown }, phase: string) =>
+    commands.dispatch({ ...base, tx, commandId: `${ctx.commandId}:${phase}:${ctx.attempt}`, command: schedule, then: [start, outcome] });
   if (!handler) throw new StepFailure(`unknown task handler ${task.handler}`, false, 'UNKNOWN_HANDLER');
   let output: unknown;
   try {
@@ -59,26 +50,14 @@ export async function runTask(
     const message = err instanceof Error ? err.message : String(err);
     const failedAt = new Date().toISOString();
     throw new StepFailure(message, !(err instanceof PermanentTaskError), 'TASK_FAILED', async (tx) => {
-      await recordStart(tx);
-      await commands.dispatch({
-        ...base,
-        tx,
-        commandId: `${ctx.commandId}:fail:${ctx.attempt}`,
-        command: { type: 'FailTask', data: { error: { message }, attempt: ctx.attempt, at: failedAt } },
-      });
+      await record(tx, { type: 'FailTask', data: { error: { message }, attempt: ctx.attempt, at: failedAt } }, 'fail');
     });
   }
   const completedAt = new Date().toISOString();
   return {
     output: output ?? null,
     record: async (tx) => {
-      await recordStart(tx);
-      await commands.dispatch({
-        ...base,
-        tx,
-        commandId: `${ctx.commandId}:complete`,
-        command: { type: 'CompleteTask', data: { output: output ?? null, at: completedAt } },
-      });
+      await record(tx, { type: 'CompleteTask', data: { output: output ?? null, at: completedAt } }, 'complete');
     },
   };
 }

@@ -24,6 +24,8 @@ export interface DomainCommandEnvelope {
   aggregate: AggregateName;
   id: string;
   command: { type: string; data: any };
+  /** Further commands decided after `command` on the state it produced, appended together. */
+  then?: { type: string; data: any }[];
   tenantId: string;
   /** Deterministic: event ids derive from it, so a retried command appends nothing new. */
   commandId?: string;
@@ -60,7 +62,7 @@ export class DomainCommandExecutor implements DomainCommandDispatcher {
       const taken = await claimServiceName(env.tx, env.tenantId, command.data.name, env.id);
       command = { ...command, data: { ...command.data, nameTakenByLiveAgent: taken } };
     }
-    const result = await this.repository.handle(type, env.id, command, {
+    const result = await this.repository.handleAll(type, env.id, [command, ...(env.then ?? [])], {
       tenantId: env.tenantId,
       commandId: env.commandId,
       metadata: env.metadata,

@@ -248,6 +248,9 @@ export class SagaExecutor {
       tenantId,
       metadata: { ...metadata, actor: metadata?.actor ?? `worker:${this.workerId}` },
       tx,
+      // A conflict on the saga stream means another decision won: the whole transaction is
+      // retried from a fresh load, so no savepoint is needed.
+      savepoint: false,
     });
     let state = loaded.state;
     for (const e of events) state = evolve(state, e);
