@@ -7,3 +7,4 @@ export * from './tables/events.table';
 export { createTestDatabase, TestDatabase } from './testing/test-database';
 export { startEmbeddedPostgres, EmbeddedPostgres } from './embedded';
 export { embeddedClientClass } from './embedded-client';
+export { waitFor, delay, WaitForOptions } from './testing/wait-for';

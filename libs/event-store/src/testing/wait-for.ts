@@ -1,31 +1,11 @@
 /** Test helpers for the event-store integration specs (not part of the public API). */
+import { delay, waitFor } from '@app/database';
 
-export interface WaitForOptions {
-  timeoutMs?: number;
-  intervalMs?: number;
-  /** Said in the timeout error, so a failure tells what never happened. */
-  what?: string;
-}
-
-/** Resolves as soon as `condition` holds; rejects after `timeoutMs`. Use instead of fixed sleeps. */
-export async function waitFor(condition: () => boolean | Promise<boolean>, options: WaitForOptions = {}): Promise<void> {
-  const { timeoutMs = 15_000, intervalMs = 5, what = 'condition' } = options;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`waitFor: ${what} did not happen within ${timeoutMs} ms`);
-    await delay(intervalMs);
-  }
-}
-
-/** A deliberate pause (e.g. holding a transaction open), never a way to wait for a condition. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { waitFor, delay, WaitForOptions } from '@app/database';
 
 /**
  * Waits until the global log is readable up to `position`. An event becomes readable by readAll
- * only when every older writing transaction on the server (in any database) has ended, so a test
+ * only when every older writing transaction of its database has ended, so a test
  * that reads the log right after appending must wait for it rather than assume it.
  */
 export function waitUntilReadable(store: { headPosition(): Promise<number> }, position: number): Promise<void> {
