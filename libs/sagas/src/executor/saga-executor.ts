@@ -90,6 +90,27 @@ interface Loaded {
   version: number;
 }
 
+/**
+ * A saga held by this worker under its lease (see process()). While the lease holds, this worker
+ * is the saga's only writer in the normal case, so its state is kept here instead of being read
+ * back after every commit; an operator or a worker that took over after an expired lease shows up
+ * as a WRONG_EXPECTED_VERSION conflict, after which the state is loaded again.
+ */
+interface HeldSaga {
+  sagaId: string;
+  tenantId: string;
+  /** The state at the last commit of this worker (or the last load). */
+  current: Loaded;
+  /** The saga's commits run one after another, each deciding on the state the previous left. */
+  queue: Promise<unknown>;
+  /**
+   * The saga_work row exists with a due time no later than this (it was due when claimed). While
+   * we hold the lease, a due time at or after it needs no upsert: a crash makes the saga claimable
+   * when the lease expires either way (an early claim only finds nothing due yet).
+   */
+  dueAtMs: number;
+}
+
 const TERMINAL = new Set(['COMPLETED', 'COMPENSATED', 'COMPENSATION_FAILED']);
 
 /**
@@ -226,16 +247,34 @@ export class SagaExecutor {
   // ------------------------------------------------------------------ transitions
 
   /**
+   * The change to the saga's pending-work row that a transition to `state` implies: none while we
+   * hold the saga (`held`) and the row is already due early enough (see HeldSaga.dueAtMs).
+   */
+  private workChange(state: SagaState, held?: HeldSaga): { remove: true } | { dueAt: Date } | undefined {
+    if (TERMINAL.has(state.status)) return { remove: true };
+    // Never later than the lease: if this worker dies, another one resumes the saga once the
+    // lease has expired, not only at the step's timeout. (A live owner renews its lease.)
+    const work = nextWork(state, new Date());
+    const leaseEnd = Date.now() + this.leaseMs;
+    const dueAt = work.actions.length
+      ? new Date()
+      : new Date(Math.min(work.nextDueAt ? Date.parse(work.nextDueAt) : leaseEnd, leaseEnd));
+    return held && dueAt.getTime() >= held.dueAtMs ? undefined : { dueAt };
+  }
+
+  /**
    * Appends saga events (expected version = the loaded one) with the pending-work row they imply,
-   * inside `tx`. Returns the new state and the recorded events.
+   * inside `tx`. Returns the new state and the recorded events. Without `tx` (only when there is
+   * no pending-work change and no inTransaction hook) the append is one atomic statement.
    */
   private async appendTransition(
-    tx: PoolClient,
+    tx: PoolClient | undefined,
     loaded: Loaded,
     events: SagaEvent[],
     sagaId: string,
     tenantId: string,
     metadata?: Partial<EventMetadata>,
+    held?: HeldSaga,
   ): Promise<Loaded & { recorded: RecordedEvent[] }> {
     if (events.length === 0) return { ...loaded, recorded: [] };
     // Ids derive from the version AND the content: two different decisions taken at the same
@@ -254,18 +293,10 @@ export class SagaExecutor {
     });
     let state = loaded.state;
     for (const e of events) state = evolve(state, e);
-    if (TERMINAL.has(state.status)) {
-      await removeWork(tx, sagaId);
-    } else {
-      // Never later than the lease: if this worker dies, another one resumes the saga once the
-      // lease has expired, not only at the step's timeout. (A live owner renews its lease.)
-      const work = nextWork(state, new Date());
-      const leaseEnd = Date.now() + this.leaseMs;
-      const dueAt = work.actions.length
-        ? new Date()
-        : new Date(Math.min(work.nextDueAt ? Date.parse(work.nextDueAt) : leaseEnd, leaseEnd));
-      await scheduleWork(tx, { sagaId, tenantId, sagaType: state.sagaType, dueAt });
-    }
+    const change = this.workChange(state, held);
+    if (change && !tx) throw new Error('a pending-work change needs a transaction');
+    if (change && 'remove' in change) await removeWork(tx!, sagaId);
+    else if (change) await scheduleWork(tx!, { sagaId, tenantId, sagaType: state.sagaType, dueAt: change.dueAt });
     const recordedAt = new Date();
     const recorded: RecordedEvent[] = newEvents.map((e, i) => ({
       eventId: e.eventId!,
@@ -278,7 +309,7 @@ export class SagaExecutor {
       metadata: { ...metadata, tenantId } as EventMetadata,
       recordedAt,
     }));
-    await this.options.inTransaction?.(tx, recorded);
+    if (this.options.inTransaction) await this.options.inTransaction(tx!, recorded);
     return { state, version: result.nextExpectedVersion, recorded };
   }
 
@@ -290,14 +321,27 @@ export class SagaExecutor {
     tenantId: string,
     metadata?: Partial<EventMetadata>,
     record?: (tx: PoolClient) => Promise<unknown>,
+    held?: HeldSaga,
   ): Promise<Loaded & { recorded: RecordedEvent[] }> {
     if (events.length === 0 && !record) return { ...loaded, recorded: [] };
+    if (held && !record && !this.options.inTransaction && events.length > 0) {
+      let state = loaded.state;
+      for (const e of events) state = evolve(state, e);
+      if (!this.workChange(state, held)) {
+        // Only the saga's events to write (e.g. StepStarted): one atomic append, no transaction.
+        const result = await this.appendTransition(undefined, loaded, events, sagaId, tenantId, metadata, held);
+        if (result.version > held.current.version) held.current = { state: result.state, version: result.version };
+        this.afterCommit(result.recorded, result.state);
+        return result;
+      }
+    }
     const client = await this.pool.connect();
     try {
       await client.query('begin');
       if (record) await record(client);
-      const result = await this.appendTransition(client, loaded, events, sagaId, tenantId, metadata);
+      const result = await this.appendTransition(client, loaded, events, sagaId, tenantId, metadata, held);
       await client.query('commit');
+      if (held && result.version > held.current.version) held.current = { state: result.state, version: result.version };
       this.afterCommit(result.recorded, result.state);
       return result;
     } catch (err) {
@@ -435,11 +479,32 @@ export class SagaExecutor {
    */
   async process(sagaId: string): Promise<void> {
     const running = new Map<string, Promise<void>>();
-    let loaded = await this.load(sagaId);
+    const claimedAt = Date.now();
+    const first = await this.load(sagaId);
     let releaseAt: Date | string = new Date(Date.now() + this.leaseMs);
+    if (!first) {
+      await releaseWork(this.pool, this.workerId, sagaId, releaseAt).catch(() => undefined);
+      return;
+    }
+    const held: HeldSaga = { sagaId, tenantId: first.state.tenantId, current: first, queue: Promise.resolve(), dueAtMs: claimedAt };
+    const tenantId = held.tenantId;
+    const run = (step: string, attempt: number, phase: 'run' | 'compensate') => {
+      const key = `${step}:${phase}`;
+      running.set(key, this.runEffect(held, step, attempt, phase).finally(() => running.delete(key)));
+    };
+    /**
+     * Commits the events `decideAt` returns, in the saga's commit queue, unless another transition
+     * (an effect's outcome) committed since `version`, the state this decision was planned on: then
+     * undefined, and the caller plans again.
+     */
+    const commitPlanned = (version: number, decideAt: (state: SagaState) => SagaEvent[]) =>
+      this.serialized(held, async () => {
+        if (held.current.version !== version) return undefined;
+        return this.commitTransition(held.current, decideAt(held.current.state), sagaId, tenantId, undefined, undefined, held);
+      });
     try {
-      while (loaded && !this.shutdown.signal.aborted) {
-        const { state } = loaded;
+      while (!this.shutdown.signal.aborted) {
+        const { state, version } = held.current;
         if (TERMINAL.has(state.status)) return;
         const now = new Date();
         const work = nextWork(state, now);
@@ -448,13 +513,11 @@ export class SagaExecutor {
         // Effects in flight in the saga's events but not here: their worker died. Resume them
         // (same attempt; the effect is idempotent), instead of waiting for their timeout.
         for (const [name, step] of Object.entries(state.steps)) {
-          const key = `${name}:run`;
-          if (step.status === 'RUNNING' && !running.has(key) && (step.timeoutAt === undefined || Date.parse(step.timeoutAt) > now.getTime())) {
-            running.set(key, this.runEffect(sagaId, name, step.attempts, 'run').finally(() => running.delete(key)));
+          if (step.status === 'RUNNING' && !running.has(`${name}:run`) && (step.timeoutAt === undefined || Date.parse(step.timeoutAt) > now.getTime())) {
+            run(name, step.attempts, 'run');
           }
-          const ckey = `${name}:compensate`;
-          if (step.status === 'COMPENSATING' && step.timeoutAt !== undefined && !running.has(ckey) && Date.parse(step.timeoutAt) > now.getTime()) {
-            running.set(ckey, this.runEffect(sagaId, name, step.compensationAttempts, 'compensate').finally(() => running.delete(ckey)));
+          if (step.status === 'COMPENSATING' && step.timeoutAt !== undefined && !running.has(`${name}:compensate`) && Date.parse(step.timeoutAt) > now.getTime()) {
+            run(name, step.compensationAttempts, 'compensate');
           }
         }
 
@@ -473,21 +536,18 @@ export class SagaExecutor {
                 action.phase === 'step'
                   ? { type: 'FailStep', data: { step: action.step, attempt: action.attempt, error, at: now, jitter: this.random() } }
                   : { type: 'FailStepCompensation', data: { step: action.step, attempt: action.attempt, error, at: now, jitter: this.random() } };
-              loaded = await this.commitTransition(loaded, decide(command, loaded.state), sagaId, state.tenantId);
+              await commitPlanned(version, (s) => decide(command, s));
               progressed = true;
               break;
             }
             case 'compensate-step': {
-              const events = decide({ type: 'StartStepCompensation', data: { step: action.step, at: now } }, loaded.state);
-              loaded = await this.commitTransition(loaded, events, sagaId, state.tenantId);
-              const attempt = loaded.state.steps[action.step].compensationAttempts;
-              const key = `${action.step}:compensate`;
-              running.set(key, this.runEffect(sagaId, action.step, attempt, 'compensate').finally(() => running.delete(key)));
+              const result = await commitPlanned(version, (s) => decide({ type: 'StartStepCompensation', data: { step: action.step, at: now } }, s));
+              if (result) run(action.step, result.state.steps[action.step].compensationAttempts, 'compensate');
               progressed = true;
               break;
             }
             case 'finish-compensation':
-              loaded = await this.commitTransition(loaded, decide({ type: 'FinishCompensation', data: { at: now } }, loaded.state), sagaId, state.tenantId);
+              await commitPlanned(version, (s) => decide({ type: 'FinishCompensation', data: { at: now } }, s));
               progressed = true;
               break;
           }
@@ -496,35 +556,31 @@ export class SagaExecutor {
 
         if (!progressed && starts.length) {
           // All due steps start in one transition (one append of several StepStarted).
-          let s = loaded.state;
-          const events: SagaEvent[] = [];
           const started: string[] = [];
-          for (const step of starts) {
-            try {
-              const evs = decide({ type: 'StartStep', data: { step, at: now } }, s);
-              for (const e of evs) s = evolve(s, e);
-              events.push(...evs);
-              started.push(step);
-            } catch (err) {
-              if (!(err instanceof SagaError)) throw err;
+          const result = await commitPlanned(version, (current) => {
+            let s = current;
+            const events: SagaEvent[] = [];
+            for (const step of starts) {
+              try {
+                const evs = decide({ type: 'StartStep', data: { step, at: now } }, s);
+                for (const e of evs) s = evolve(s, e);
+                events.push(...evs);
+                started.push(step);
+              } catch (err) {
+                if (!(err instanceof SagaError)) throw err;
+              }
             }
-          }
-          if (events.length) {
-            loaded = await this.commitTransition(loaded, events, sagaId, state.tenantId);
-            for (const step of started) {
-              const key = `${step}:run`;
-              const attempt = loaded.state.steps[step].attempts;
-              running.set(key, this.runEffect(sagaId, step, attempt, 'run').finally(() => running.delete(key)));
-            }
-            progressed = true;
-          }
+            return events;
+          });
+          if (result) for (const step of started) run(step, result.state.steps[step].attempts, 'run');
+          progressed = result === undefined || started.length > 0;
         }
 
         if (progressed) continue;
         if (running.size) {
           const due = work.nextDueAt ? Math.max(0, Date.parse(work.nextDueAt) - Date.now()) : this.leaseMs;
+          // Our effects' outcomes update `held` as they commit: no need to read the stream again.
           await Promise.race([...running.values(), delay(Math.min(due, this.leaseMs))]);
-          loaded = await this.load(sagaId);
           continue;
         }
         releaseAt = work.nextDueAt ?? new Date(Date.now() + this.leaseMs);
@@ -544,14 +600,20 @@ export class SagaExecutor {
     }
   }
 
+  /** Runs `fn` after the saga's earlier commits (its failure does not stop later ones). */
+  private serialized<T>(held: HeldSaga, fn: () => Promise<T>): Promise<T> {
+    const result = held.queue.then(fn);
+    held.queue = result.catch(() => undefined);
+    return result;
+  }
+
   /**
    * Runs one effect (a step or a compensation attempt) with its timeout, then records the outcome
    * with the effect's own domain events in one transaction. Stale outcomes change nothing.
    */
-  private async runEffect(sagaId: string, step: string, attempt: number, phase: 'run' | 'compensate'): Promise<void> {
-    const loaded = await this.load(sagaId);
-    if (!loaded) return;
-    const { state } = loaded;
+  private async runEffect(held: HeldSaga, step: string, attempt: number, phase: 'run' | 'compensate'): Promise<void> {
+    const { sagaId } = held;
+    const { state } = held.current;
     const plan = state.plan.steps.find((s) => s.name === step);
     if (!plan) return;
     const timeoutMs = phase === 'run' ? plan.timeoutMs : plan.compensation?.timeoutMs ?? plan.timeoutMs;
@@ -589,48 +651,57 @@ export class SagaExecutor {
     }
     if (this.shutdown.signal.aborted && failure) return; // not the effect's fault: resume elsewhere
 
+    const commit = (events: SagaEvent[], record?: (tx: PoolClient) => Promise<unknown>) =>
+      this.commitTransition(held.current, events, sagaId, held.tenantId, undefined, record, held);
     for (let round = 0; round < 20; round++) {
-      const current = await this.load(sagaId);
-      if (!current) return;
-      const at = new Date();
-      try {
-        if (outcome) {
+      const recorded = await this.serialized(held, async () => {
+        const current = held.current;
+        const at = new Date();
+        try {
+          if (outcome) {
+            const command: SagaCommand =
+              phase === 'run'
+                ? { type: 'SucceedStep', data: { step, attempt, output: outcome.output, at } }
+                : { type: 'SucceedStepCompensation', data: { step, attempt, at } };
+            const events = decide(command, current.state);
+            if (events.length === 0) return true; // stale: someone else recorded this attempt
+            try {
+              await commit(events, outcome.record);
+              return true;
+            } catch (err) {
+              if (isEventStoreError(err, 'WRONG_EXPECTED_VERSION')) throw err;
+              // The effect's own write refused (a domain rule) or failed: that is the step's failure.
+              failure = toStepFailure(err);
+              outcome = undefined;
+            }
+          }
+          const f = failure!;
           const command: SagaCommand =
             phase === 'run'
-              ? { type: 'SucceedStep', data: { step, attempt, output: outcome.output, at } }
-              : { type: 'SucceedStepCompensation', data: { step, attempt, at } };
+              ? { type: 'FailStep', data: { step, attempt, error: f.message, at, jitter: this.random(), retryable: f.retryable } }
+              : { type: 'FailStepCompensation', data: { step, attempt, error: f.message, at, jitter: this.random(), retryable: f.retryable } };
           const events = decide(command, current.state);
-          if (events.length === 0) return; // stale: someone else recorded this attempt
+          if (events.length === 0) return true;
+          const recordFailure = f.record;
           try {
-            await this.commitTransition(current, events, sagaId, state.tenantId, undefined, outcome.record);
-            return;
+            await commit(events, recordFailure);
           } catch (err) {
-            if (isEventStoreError(err, 'WRONG_EXPECTED_VERSION')) throw err;
-            // The effect's own write refused (a domain rule) or failed: that is the step's failure.
-            failure = toStepFailure(err);
-            outcome = undefined;
+            if (isEventStoreError(err, 'WRONG_EXPECTED_VERSION') || !recordFailure) throw err;
+            // Recording the effect's failure details failed: still record the saga's decision.
+            await commit(events);
           }
-        }
-        const f = failure!;
-        const command: SagaCommand =
-          phase === 'run'
-            ? { type: 'FailStep', data: { step, attempt, error: f.message, at, jitter: this.random(), retryable: f.retryable } }
-            : { type: 'FailStepCompensation', data: { step, attempt, error: f.message, at, jitter: this.random(), retryable: f.retryable } };
-        const events = decide(command, current.state);
-        if (events.length === 0) return;
-        const recordFailure = f.record;
-        try {
-          await this.commitTransition(current, events, sagaId, state.tenantId, undefined, recordFailure);
+          return true;
         } catch (err) {
-          if (isEventStoreError(err, 'WRONG_EXPECTED_VERSION') || !recordFailure) throw err;
-          // Recording the effect's failure details failed: still record the saga's decision.
-          await this.commitTransition(current, events, sagaId, state.tenantId);
+          if (!isEventStoreError(err, 'WRONG_EXPECTED_VERSION')) throw err;
+          // Another writer (an operator, a worker after our lease expired) committed first:
+          // read the saga again and decide again.
+          const fresh = await this.load(sagaId);
+          if (!fresh) return true;
+          held.current = fresh;
+          return false;
         }
-        return;
-      } catch (err) {
-        if (!isEventStoreError(err, 'WRONG_EXPECTED_VERSION')) throw err;
-        // Another transition of this saga committed first (a parallel step): decide again.
-      }
+      });
+      if (recorded) return;
     }
   }
 }
