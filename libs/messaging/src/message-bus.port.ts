@@ -83,8 +83,12 @@ export type NotifyListener = (payload: string) => void;
  * characters, `?` one) also covers topics first published while it is subscribed, from their first message.
  */
 export interface MessageBus {
-  /** Appends to the topic. Rejects when the broker cannot take it. */
-  publish(topic: string, message: OutgoingMessage): Promise<void>;
+  /**
+   * Appends to the topic. Rejects when the broker cannot take it. With `ifEpoch`, rejects with
+   * EPOCH_CHANGED (and appends nothing) unless the broker's epoch is still that one, atomically:
+   * a publisher that must not publish past a data loss (see `epoch`) checks and appends in one step.
+   */
+  publish(topic: string, message: OutgoingMessage, options?: { ifEpoch?: string }): Promise<void>;
   /**
    * Delivers every message of the matching topics to one consumer of `group`; each group gets every
    * message, the consumers of a group share them. Rejects when the broker is unreachable at the time;

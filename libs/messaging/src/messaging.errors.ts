@@ -1,4 +1,4 @@
-export type MessagingErrorCode = 'INVALID_ARGUMENT' | 'BUS_UNAVAILABLE' | 'BUS_CLOSED';
+export type MessagingErrorCode = 'INVALID_ARGUMENT' | 'BUS_UNAVAILABLE' | 'BUS_CLOSED' | 'EPOCH_CHANGED';
 
 /** Errors of the message bus, told apart by `code`. `BUS_UNAVAILABLE` carries the broker's error as `cause`. */
 export class MessagingError extends Error {

@@ -187,11 +187,10 @@ describe('integration relay over Redis Streams (flushed, killed, restarted)', ()
 });
 
 /**
- * Behaviour the relay does NOT have yet. Each is written as the correct expectation and marked
- * `it.failing`: the suite stays green while the bug is there and turns red once it is fixed; then
- * change `it.failing` to `it`. Each test gets a database and a redis-server of its own.
+ * Regressions for relay bugs found in review (mid-batch flush, idle flush, backoff under traffic).
+ * Each test gets a database and a redis-server of its own.
  */
-describe('integration relay: known issues', () => {
+describe('integration relay: broker data loss and outages', () => {
   let tdb: TestDatabase;
   let redis: RedisServer;
   let runtime: SagaRuntime;
@@ -265,11 +264,9 @@ describe('integration relay: known issues', () => {
     return { consumer, isHolding: () => holding, release };
   };
 
-  // integration-relay.ts handle(): the broker epoch is read once, before the batch. When Redis is
-  // flushed in the middle of a batch, the rest of the batch goes to the new, empty stream, and the
-  // earlier messages the consumer had not read yet come back only with the NEXT batch (republished
-  // then): the consumer sees a saga's later events before its earlier ones.
-  it.failing('per saga, first deliveries stay in version order when Redis is flushed in the middle of a relay batch', async () => {
+  // Redis flushed in the middle of a relay batch: each publish is checked against the relay's
+  // epoch atomically, so the rest of the batch is refused and republished after the earlier events.
+  it('per saga, first deliveries stay in version order when Redis is flushed in the middle of a relay batch', async () => {
     const a = await runSagaToEnd('known-a');
     const storedA = await lifecycleEvents(tdb.pool, [a]);
     expect(storedA.length).toBeGreaterThanOrEqual(6);
@@ -289,10 +286,10 @@ describe('integration relay: known issues', () => {
     expect(outOfOrderSagas(consumer)).toEqual({});
   }, 60_000);
 
-  // integration-relay.ts: the epoch is only compared when the runner hands the relay new events.
   // Messages lost with a flush (or a restart of a Redis without persistence) after the relay had
-  // published them, but before a consumer read them, stay lost until some saga writes again.
-  it.failing('events lost in a flush after the relay published them reach the consumer without waiting for new saga events', async () => {
+  // published them, but before a consumer read them: the relay, idle and caught up, notices the new
+  // broker epoch and publishes them again without waiting for another saga event.
+  it('events lost in a flush after the relay published them reach the consumer without waiting for new saga events', async () => {
     const a = await runSagaToEnd('known-c');
     const storedA = await lifecycleEvents(tdb.pool, [a]);
     const { consumer, isHolding, release } = await laggingConsumer();

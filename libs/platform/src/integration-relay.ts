@@ -31,7 +31,7 @@ export const RELAY_NAME = 'integration_relay';
  * events again.
  */
 export function integrationRelay(bus: MessageBus, store: EventStore): Projection {
-  const publish = async (e: RecordedEvent) => {
+  const publish = async (e: RecordedEvent, ifEpoch: string) => {
     const sagaId = e.streamId.slice('saga-'.length);
     const type = PUBLIC_SAGA_EVENTS[e.type];
     await bus.publish(INTEGRATION_TOPIC, {
@@ -49,18 +49,30 @@ export function integrationRelay(bus: MessageBus, store: EventStore): Projection
         data: e.data,
         at: e.recordedAt.toISOString(),
       },
-    });
+    }, { ifEpoch });
   };
 
-  const republishBefore = async (position: number) => {
+  const republishBefore = async (position: number, epoch: string) => {
     for (let after = 0; ; ) {
       const page = await store.readAll({ after, limit: 1000, category: 'saga' });
       const older = page.events.filter((e) => e.globalPosition < position);
-      for (const e of older) if (PUBLIC_SAGA_EVENTS[e.type]) await publish(e);
+      for (const e of older) if (PUBLIC_SAGA_EVENTS[e.type]) await publish(e, epoch);
       if (older.length < page.events.length || page.events.length < 1000) return;
       after = page.lastPosition;
     }
   };
+
+  const knownEpoch = async (tx: ProjectionContext['tx']) => {
+    const { rows } = await tx.query<{ broker_epoch: string | null }>('select broker_epoch from relay_state where name = $1', [RELAY_NAME]);
+    return rows[0]?.broker_epoch ?? null;
+  };
+  const storeEpoch = (tx: ProjectionContext['tx'], epoch: string) =>
+    tx.query(
+      `insert into relay_state (name, broker_epoch) values ($1, $2)
+       on conflict (name) do update set broker_epoch = excluded.broker_epoch, updated_at = now()`,
+      [RELAY_NAME, epoch],
+    );
+  let lastIdleCheck = 0;
 
   return {
     name: RELAY_NAME,
@@ -68,17 +80,24 @@ export function integrationRelay(bus: MessageBus, store: EventStore): Projection
     eventTypes: Object.keys(PUBLIC_SAGA_EVENTS),
     async handle(events: RecordedEvent[], { tx }: ProjectionContext): Promise<void> {
       const epoch = await bus.epoch();
-      const { rows } = await tx.query<{ broker_epoch: string | null }>('select broker_epoch from relay_state where name = $1', [RELAY_NAME]);
-      const known = rows[0]?.broker_epoch ?? null;
-      if (known !== null && known !== epoch) await republishBefore(events[0].globalPosition);
-      for (const e of events) await publish(e);
-      if (known !== epoch) {
-        await tx.query(
-          `insert into relay_state (name, broker_epoch) values ($1, $2)
-           on conflict (name) do update set broker_epoch = excluded.broker_epoch, updated_at = now()`,
-          [RELAY_NAME, epoch],
-        );
-      }
+      const known = await knownEpoch(tx);
+      // Every publish is checked against this epoch atomically: if the broker loses its data in
+      // the middle of the batch, the rest is refused, the batch fails, and the retry republishes
+      // everything before it first, so per saga the first deliveries stay in order.
+      if (known !== null && known !== epoch) await republishBefore(events[0].globalPosition, epoch);
+      for (const e of events) await publish(e, epoch);
+      if (known !== epoch) await storeEpoch(tx, epoch);
+    },
+    // Caught up and quiet: a broker that lost its data meanwhile is noticed without waiting for
+    // the next saga event (checked at most once a second).
+    async onIdle({ tx, position }): Promise<void> {
+      if (Date.now() - lastIdleCheck < 1000) return;
+      lastIdleCheck = Date.now();
+      const epoch = await bus.epoch();
+      const known = await knownEpoch(tx);
+      if (known === epoch) return;
+      if (known !== null) await republishBefore(position + 1, epoch);
+      await storeEpoch(tx, epoch);
     },
   };
 }

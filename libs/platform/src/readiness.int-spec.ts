@@ -23,13 +23,7 @@ describe('GET /ready with Redis', () => {
     expect(res.status).toBe(200);
   });
 
-  /**
-   * Known issue (the correct expectation, `it.failing` while the bug is there; make it `it` once
-   * fixed): apps/api/src/ops/ops.controller.ts checks Redis with `bus.notify('saga-ping')`, which by
-   * the MessageBus contract never rejects (the Redis bus returns at once while disconnected), so
-   * /ready stays 200 with Redis dead. A check that rejects when the broker is unreachable (e.g.
-   * `bus.epoch()`) fixes it.
-   */
+  // /ready checks Redis with a real round trip (the broker epoch), not with notify (which never rejects).
   it('is 503 naming redis while Redis is down, and 200 again once it is back', async () => {
     await redis.kill();
     let down = await ctx.http().get('/ready');

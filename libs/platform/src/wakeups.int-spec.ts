@@ -141,13 +141,7 @@ describe('Redis wake-ups between a starter and a worker process', () => {
     }, 40_000);
   });
 
-  /**
-   * Known issue (written as the correct expectation, `it.failing` while the bug is there; turn it
-   * into `it` once fixed). worker.module.ts WorkerLifecycle.onApplicationBootstrap swallows a
-   * rejected `bus.onNotify` (Redis down at boot) and never tries again, and the Redis bus drops the
-   * channel when its SUBSCRIBE fails: that worker never gets a wake-up, even after Redis is back
-   * (live-updates.ts has the same pattern). Polling still runs everything, only late.
-   */
+  // The bus keeps notify listeners registered through an outage and subscribes them once Redis is back.
   describe('a worker that boots while Redis is down', () => {
     it('gets wake-ups once Redis is up', async () => {
       await redis.kill();

@@ -277,6 +277,7 @@ class ProjectionWorker {
     const page = await this.store.readAll({ after: this.position, limit: this.batchSize });
     if (page.events.length === 0) {
       await setStatus(this.pool, this.projection.name, 'LIVE');
+      if (this.projection.onIdle) await this.idle();
       return true;
     }
     const relevant = page.events.filter((e) => this.types.has(e.type));
@@ -300,6 +301,20 @@ class ProjectionWorker {
       await client.query('rollback').catch(() => undefined);
       const failedAt = relevant[0]?.globalPosition ?? page.events[0].globalPosition;
       await markFailed(this.pool, this.projection.name, (err as Error).message, failedAt).catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async idle(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      await this.projection.onIdle!({ tx: client, position: this.position });
+      await client.query('commit');
+    } catch (err) {
+      await client.query('rollback').catch(() => undefined);
       throw err;
     } finally {
       client.release();

@@ -22,6 +22,11 @@ export interface Projection {
   /** `inline`: applied in the append's transaction by InlineProjector; `async`: by the runner. */
   mode?: ProjectionMode;
   handle(events: RecordedEvent[], ctx: ProjectionContext): Promise<void>;
+  /**
+   * Called by the active instance when it has caught up with the log (at most once per poll), in a
+   * transaction of its own: for projections whose output can be lost outside PostgreSQL (a broker).
+   */
+  onIdle?(ctx: ProjectionContext & { position: number }): Promise<void>;
 }
 
 export interface ProjectionStatusView {

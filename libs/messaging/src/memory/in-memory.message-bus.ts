@@ -95,8 +95,11 @@ export class InMemoryMessageBus implements MessageBus {
     this.deadLetterMaxLen = options.deadLetterMaxLen ?? 100_000;
   }
 
-  async publish(topic: string, message: OutgoingMessage): Promise<void> {
+  async publish(topic: string, message: OutgoingMessage, options: { ifEpoch?: string } = {}): Promise<void> {
     this.assertOpen();
+    if (options.ifEpoch !== undefined && options.ifEpoch !== this.epochValue) {
+      throw new MessagingError('EPOCH_CHANGED', 'the broker lost its data since the epoch was read');
+    }
     assertTopic(topic);
     assertMessage(message);
     const stored = encode(message);

@@ -99,6 +99,13 @@ return 1
  * Topics are recorded in a set (`<prefix>__topics`) and announced on a channel so that pattern
  * subscriptions pick new ones up while subscribed.
  */
+// XADD + SADD only while the epoch key still holds the publisher's epoch (one atomic step).
+const PUBLISH_IF_EPOCH_SCRIPT = `
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return redis.error_reply('EPOCH_CHANGED') end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 4))
+return redis.call('SADD', KEYS[2], ARGV[3])
+`;
+
 export class RedisStreamsMessageBus implements MessageBus {
   /** @internal Shared connection for publishing, acknowledging and administration. */
   readonly redis: Redis;
@@ -137,10 +144,23 @@ export class RedisStreamsMessageBus implements MessageBus {
     this.redis.on('ready', () => (this.everReady = true));
   }
 
-  async publish(topic: string, message: OutgoingMessage): Promise<void> {
+  async publish(topic: string, message: OutgoingMessage, options: { ifEpoch?: string } = {}): Promise<void> {
     assertTopic(topic);
     assertMessage(message);
     const fields = encodeMessage(message);
+    if (options.ifEpoch !== undefined) {
+      const ifEpoch = options.ifEpoch;
+      const added = await this.command('publish', () =>
+        this.redis.eval(PUBLISH_IF_EPOCH_SCRIPT, 3, this.streamKey(topic), this.topicsKey, `${this.prefix}epoch`, ifEpoch, this.maxLen, topic, ...fields),
+      ).catch((err: unknown) => {
+        if (/EPOCH_CHANGED/.test(String((err as { cause?: unknown }).cause ?? err))) {
+          throw new MessagingError('EPOCH_CHANGED', 'the broker lost its data since the epoch was read');
+        }
+        throw err;
+      });
+      if (added === 1) this.announceTopic(topic);
+      return;
+    }
     const added = await this.command('publish', async () => {
       const results = await this.redis
         .multi()

@@ -7,9 +7,9 @@ import { MessageBus } from '@app/messaging';
 export function faultBeforePublish(bus: MessageBus, nth: number, fault: () => Promise<void>): MessageBus {
   let publishes = 0;
   return {
-    publish: async (topic, message) => {
+    publish: async (topic, message, options) => {
       if (++publishes === nth) await fault();
-      return bus.publish(topic, message);
+      return bus.publish(topic, message, options);
     },
     subscribe: (pattern, group, handler, options) => bus.subscribe(pattern, group, handler, options),
     listDeadLetters: (query) => bus.listDeadLetters(query),
