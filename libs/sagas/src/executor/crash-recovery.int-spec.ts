@@ -220,6 +220,9 @@ it('200 sagas survive a worker killed with SIGKILL again and again: all finish, 
       const batch = planned.slice(i, i + 4);
       const results = await Promise.all(batch.map((p) => rt.executor.start({ tenantId: TENANT, sagaType: p.sagaType, input: p.input })));
       results.forEach((r, j) => (sagaIds[i + j] = r.sagaId));
+      // Spread the starts over ~10 s so that the kills below always land in the middle of work,
+      // however fast the workers are.
+      await new Promise((r) => setTimeout(r, 200));
     }
   })();
 
