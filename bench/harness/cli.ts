@@ -16,7 +16,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --quick              tiny sizes (≈1/50th), a smoke test that finishes in well under a minute
   --only W1,W4         run only these workloads
   --systems ours,emmett,pg
-                       systems to compare (default ours,emmett,pg; also: ours-nonotify)
+                       systems to compare (default ours,emmett,pg,dbos; also: ours-nonotify)
   --pool N             connections per system pool (default 16; the same for every system)
   --writers N          concurrent writers in W1-W3 (default 16)
   --scale F            multiply the main sizes by F (e.g. 0.25 for a shorter run; --quick = 0.02)
