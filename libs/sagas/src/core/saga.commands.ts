@@ -12,6 +12,7 @@ export type StartSaga = {
     input: unknown;
     plan: SagaPlan;
     idempotencyKey?: string;
+    correlationId?: string;
     at: Instant;
   };
 };

@@ -67,6 +67,7 @@ function applyEvent(state: SagaState, event: SagaEvent): SagaState {
         input: d.input,
         plan: d.plan,
         ...(d.idempotencyKey !== undefined ? { idempotencyKey: d.idempotencyKey } : {}),
+        ...(d.correlationId !== undefined ? { correlationId: d.correlationId } : {}),
         steps,
         startedAt: d.at,
       };
@@ -307,6 +308,7 @@ function startSaga(command: StartSaga, state: SagaState): SagaEvent[] {
         input: d.input,
         plan: d.plan,
         ...(d.idempotencyKey !== undefined ? { idempotencyKey: d.idempotencyKey } : {}),
+        ...(d.correlationId ? { correlationId: d.correlationId } : {}),
         at: toIso(d.at),
       },
     },

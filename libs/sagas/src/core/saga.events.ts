@@ -10,6 +10,8 @@ export type SagaStarted = {
     input: unknown;
     plan: SagaPlan;
     idempotencyKey?: string;
+    /** Correlation id of the request that started the saga: carried by every event it causes. */
+    correlationId?: string;
     at: string;
   };
 };

@@ -43,6 +43,7 @@ export interface SagaState {
   input: unknown;
   plan: SagaPlan;
   idempotencyKey?: string;
+  correlationId?: string;
   steps: Record<string, SagaStepState>;
   /** Step names in the order their StepSucceeded happened; compensation walks it backwards. */
   completionOrder: string[];

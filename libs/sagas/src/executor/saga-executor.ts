@@ -181,7 +181,16 @@ export class SagaExecutor {
       }
       const command: SagaCommand = {
         type: 'StartSaga',
-        data: { sagaId, tenantId: req.tenantId, sagaType: req.sagaType, input: req.input, plan, idempotencyKey: req.idempotencyKey, at },
+        data: {
+          sagaId,
+          tenantId: req.tenantId,
+          sagaType: req.sagaType,
+          input: req.input,
+          plan,
+          idempotencyKey: req.idempotencyKey,
+          correlationId: req.metadata?.correlationId,
+          at,
+        },
       };
       const events = decide(command, initialSagaState());
       const state = await this.appendTransition(client, { state: initialSagaState(), version: -1 }, events, sagaId, req.tenantId, req.metadata);
@@ -285,7 +294,14 @@ export class SagaExecutor {
     const result = await this.store.appendToStream(sagaStreamId(sagaId), newEvents, {
       expectedVersion: loaded.version,
       tenantId,
-      metadata: { ...metadata, actor: metadata?.actor ?? `worker:${this.workerId}` },
+      // Every transition carries the correlation id of the request that started the saga, and is
+      // caused by the saga's previous event.
+      metadata: {
+        correlationId: loaded.state.correlationId,
+        causationId: loaded.version >= 0 ? `${sagaStreamId(sagaId)}@${loaded.version}` : undefined,
+        ...metadata,
+        actor: metadata?.actor ?? `worker:${this.workerId}`,
+      },
       tx,
       // A conflict on the saga stream means another decision won: the whole transaction is
       // retried from a fresh load, so no savepoint is needed.
@@ -633,6 +649,7 @@ export class SagaExecutor {
       state,
       outputs,
       signal: controller.signal,
+      correlationId: state.correlationId,
     };
     const definition = this.definition(state.sagaType);
     let outcome: StepOutcome | undefined;
