@@ -12,31 +12,23 @@ export async function readStream(db: Queryable, streamId: string, options: ReadS
   const tenantFilter = options.tenantId === undefined ? '' : 'and tenant_id = $4';
   const values: unknown[] = [streamId, from, limit];
   if (options.tenantId !== undefined) values.push(options.tenantId);
+  // One round trip whether or not the range has events: the stream's version comes from the
+  // outer row, the events (if any) from the lateral join.
+  const cols = EVENT_COLUMNS.split(',')
+    .map((c) => `e.${c.trim()}`)
+    .join(', ');
   const { rows } = await db.query<EventRowShape & { stream_version: number | null }>({
     name: `saga_read_stream_${backward ? 'b' : 'f'}${tenantFilter ? '_t' : ''}`,
-    text: `select ${EVENT_COLUMNS},
-                  (select max(version) from events where stream_id = $1 ${tenantFilter}) as stream_version
-             from events
-            where stream_id = $1 and version ${backward ? '<=' : '>='} $2 ${tenantFilter}
-            order by version ${backward ? 'desc' : 'asc'}
-            limit $3`,
+    text: `select v.stream_version, ${cols}
+             from (select max(version) as stream_version from events where stream_id = $1 ${tenantFilter}) v
+             left join lateral (
+               select ${EVENT_COLUMNS} from events
+                where stream_id = $1 and version ${backward ? '<=' : '>='} $2 ${tenantFilter}
+                order by version ${backward ? 'desc' : 'asc'}
+                limit $3) e on true`,
     values,
   });
-  let version = rows[0]?.stream_version ?? -1;
-  if (rows.length === 0) version = await streamVersion(db, streamId, options.tenantId);
-  return { streamId, version, events: rows.map(toRecordedEvent) };
-}
-
-/** Version of the stream's last event, -1 when it has none (or belongs to another tenant). */
-export async function streamVersion(db: Queryable, streamId: string, tenantId?: string): Promise<number> {
-  const { rows } = await db.query(
-    tenantId === undefined
-      ? { name: 'saga_stream_version', text: 'select max(version) as v from events where stream_id = $1', values: [streamId] }
-      : {
-          name: 'saga_stream_version_t',
-          text: 'select max(version) as v from events where stream_id = $1 and tenant_id = $2',
-          values: [streamId, tenantId],
-        },
-  );
-  return rows[0]?.v ?? -1;
+  const version = rows[0]?.stream_version ?? -1;
+  const events = rows.filter((r) => r.event_id !== null).map(toRecordedEvent);
+  return { streamId, version, events };
 }

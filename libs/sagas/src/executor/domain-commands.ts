@@ -11,11 +11,13 @@ import { AggregateRepository, AggregateType, EventMetadata, HandleResult } from 
 
 /** Aggregates the platform's commands address, by stream category. */
 export const AGGREGATES = {
+  // Streams that grow with the tenant's activity are snapshotted; agent, service and task streams
+  // hold a handful of events for their whole life, where a snapshot lookup would only cost a query.
   tenant: { category: 'tenant', decider: tenantDecider, snapshot: { every: 50, schemaVersion: 1 } },
   quota: { category: 'quota', decider: quotaDecider, snapshot: { every: 50, schemaVersion: 1 } },
-  agent: { category: 'agent', decider: agentDecider, snapshot: { every: 50, schemaVersion: 1 } },
-  service: { category: 'service', decider: serviceDecider, snapshot: { every: 50, schemaVersion: 1 } },
-  task: { category: 'task', decider: taskDecider, snapshot: { every: 50, schemaVersion: 1 } },
+  agent: { category: 'agent', decider: agentDecider },
+  service: { category: 'service', decider: serviceDecider },
+  task: { category: 'task', decider: taskDecider },
 } as const satisfies Record<string, AggregateType<any, any, any>>;
 
 export type AggregateName = keyof typeof AGGREGATES;
