@@ -17,3 +17,4 @@ export {
   HandleOptions,
   HandleResult,
 } from './aggregate-repository';
+export { WakeableSleep } from './wakeable-sleep';

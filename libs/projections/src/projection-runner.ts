@@ -1,5 +1,5 @@
 import { Client, Pool, PoolClient } from 'pg';
-import { EventStore, RecordedEvent, EVENTS_CHANNEL } from '@app/event-store';
+import { EventStore, RecordedEvent, EVENTS_CHANNEL, WakeableSleep } from '@app/event-store';
 import { ensureCheckpoint, markFailed, readCheckpoint, requestRebuild, setStatus, storeCheckpoint } from './checkpoints';
 import { Projection } from './projection';
 
@@ -131,9 +131,7 @@ class ProjectionWorker {
   private loop?: Promise<void>;
   private leader?: Client;
   private position = 0;
-  private pendingWake = false;
-  private wakeUp?: () => void;
-  private stopBackoff?: () => void;
+  private readonly pause = new WakeableSleep();
   private readonly types: Set<string>;
   private readonly batchSize: number;
 
@@ -155,49 +153,19 @@ class ProjectionWorker {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.pendingWake = false;
+    this.pause.reset();
     this.loop = this.run();
   }
 
   wake(): void {
-    this.pendingWake = true;
-    this.wakeUp?.();
+    this.pause.wake();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wakeUp?.();
-    this.stopBackoff?.();
+    this.pause.cancel();
     await this.loop;
     await this.resign();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.pendingWake || this.stopped) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeUp = done;
-    });
-  }
-
-  private backoff(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.stopped) return resolve();
-      const timer = setTimeout(() => {
-        this.stopBackoff = undefined;
-        resolve();
-      }, ms);
-      this.stopBackoff = () => {
-        clearTimeout(timer);
-        this.stopBackoff = undefined;
-        resolve();
-      };
-    });
   }
 
   private log(message: string, fields?: Record<string, unknown>): void {
@@ -207,10 +175,10 @@ class ProjectionWorker {
   private async run(): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
-      this.pendingWake = false;
+      this.pause.consume();
       try {
         if (!(await this.acquireLeadership())) {
-          await this.sleep(this.options.leadershipRetryMs ?? 1000);
+          await this.pause.sleep(this.options.leadershipRetryMs ?? 1000);
           continue;
         }
         const cp = await readCheckpoint(this.pool, this.projection.name);
@@ -234,13 +202,13 @@ class ProjectionWorker {
         this.position = cp.position;
         const caughtUp = await this.applyNextBatch();
         failures = 0;
-        if (caughtUp) await this.sleep(this.options.pollIntervalMs ?? 200);
+        if (caughtUp) await this.pause.sleep(this.options.pollIntervalMs ?? 200);
       } catch (err) {
         failures++;
         this.log('projection batch failed', { error: (err as Error).message, attempt: failures });
         // A backoff that wake-ups cannot cut short: under load they would otherwise turn every
         // append into another attempt and push the delay to its cap within seconds.
-        await this.backoff(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)));
+        await this.pause.sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)), { wakeable: false });
       }
     }
   }

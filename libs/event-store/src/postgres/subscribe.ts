@@ -1,6 +1,7 @@
 import { Pool, PoolClient } from 'pg';
 import { ReadAllOptions, RecordedEvent } from '../event-store.types';
 import { readAll } from './read-all';
+import { WakeableSleep } from '../wakeable-sleep';
 
 export const EVENTS_CHANNEL = 'saga_events';
 
@@ -39,26 +40,9 @@ export function subscribe(pool: Pool, options: SubscribeOptions): Subscription {
   const pollMs = options.pollIntervalMs ?? 250;
   let position = options.from ?? 0;
   let stopped = false;
-  let wakeUp: (() => void) | undefined;
   let listener: PoolClient | undefined;
-  let pendingWake = false;
-
-  const wake = () => {
-    pendingWake = true;
-    wakeUp?.();
-  };
-
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (pendingWake || stopped) return resolve();
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wakeUp = undefined;
-        resolve();
-      }
-      wakeUp = done;
-    });
+  const pause = new WakeableSleep();
+  const wake = () => pause.wake();
 
   async function startListening(): Promise<void> {
     if (!options.listen) return;
@@ -82,7 +66,7 @@ export function subscribe(pool: Pool, options: SubscribeOptions): Subscription {
     await startListening();
     let failures = 0;
     while (!stopped) {
-      pendingWake = false;
+      pause.consume();
       let batch: RecordedEvent[] = [];
       try {
         const read: ReadAllOptions = { after: position, limit: batchSize, category: options.category, tenantId: options.tenantId };
@@ -96,13 +80,13 @@ export function subscribe(pool: Pool, options: SubscribeOptions): Subscription {
       } catch (err) {
         failures++;
         options.onError?.(err, failures);
-        await sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)));
+        await pause.sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)), { wakeable: false });
         continue;
       }
       if (batch.length < batchSize) {
         options.onCaughtUp?.(position);
         if (options.listen && !listener && !stopped) await startListening();
-        await sleep(pollMs);
+        await pause.sleep(pollMs);
       }
     }
   })();
@@ -114,7 +98,7 @@ export function subscribe(pool: Pool, options: SubscribeOptions): Subscription {
     wake,
     async stop() {
       stopped = true;
-      wakeUp?.();
+      pause.cancel();
       await loop;
       if (listener) {
         listener.removeAllListeners('notification');

@@ -3,6 +3,7 @@ import { setMaxListeners } from 'events';
 import { hostname } from 'os';
 import { Pool, PoolClient } from 'pg';
 import {
+  WakeableSleep,
   EventMetadata,
   EventStore,
   isEventStoreError,
@@ -132,8 +133,7 @@ export class SagaExecutor {
   private loop?: Promise<void>;
   private heartbeat?: NodeJS.Timeout;
   private listener?: PoolClient;
-  private pendingWake = false;
-  private wakeUp?: () => void;
+  private readonly pause = new WakeableSleep();
 
   constructor(
     private readonly pool: Pool,
@@ -379,6 +379,7 @@ export class SagaExecutor {
   async startWorker(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
+    this.pause.reset();
     if (this.options.listen !== false) await this.listen();
     this.heartbeat = setInterval(() => {
       renewLeases(this.pool, this.workerId, [...this.active.keys()], this.leaseMs).catch((err) =>
@@ -393,7 +394,7 @@ export class SagaExecutor {
   async stopWorker(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.wakeUp?.();
+    this.pause.cancel();
     await this.loop;
     this.shutdown.abort(new Error('worker shutting down'));
     await Promise.allSettled([...this.active.values()]);
@@ -410,8 +411,7 @@ export class SagaExecutor {
 
   /** Look for due work now (e.g. a Redis wake-up from another process). */
   wake(): void {
-    this.pendingWake = true;
-    this.wakeUp?.();
+    this.pause.wake();
   }
 
   get inFlight(): number {
@@ -440,19 +440,6 @@ export class SagaExecutor {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.pendingWake || this.stopped) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeUp = done;
-    });
-  }
-
   private log(message: string, fields?: Record<string, unknown>): void {
     this.options.log?.(message, { worker: this.workerId, ...fields });
   }
@@ -460,7 +447,7 @@ export class SagaExecutor {
   private async run(): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
-      this.pendingWake = false;
+      this.pause.consume();
       const free = this.concurrency - this.active.size;
       let claimed: string[] = [];
       if (free > 0) {
@@ -470,7 +457,7 @@ export class SagaExecutor {
         } catch (err) {
           failures++;
           this.log('claiming work failed', { error: (err as Error).message });
-          await this.sleep(Math.min(10_000, 100 * 2 ** Math.min(failures, 7)));
+          await this.pause.sleep(Math.min(10_000, 100 * 2 ** Math.min(failures, 7)), { wakeable: false });
           continue;
         }
       }
@@ -484,7 +471,7 @@ export class SagaExecutor {
           });
         this.active.set(sagaId, p);
       }
-      if (claimed.length === 0 || this.active.size >= this.concurrency) await this.sleep(this.options.pollIntervalMs ?? 250);
+      if (claimed.length === 0 || this.active.size >= this.concurrency) await this.pause.sleep(this.options.pollIntervalMs ?? 250);
     }
   }
 
