@@ -8,8 +8,7 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
-import { isEventStoreError } from '@app/event-store';
-import { SagaExecutor, sagaStreamId } from '@app/sagas';
+import { SagaExecutor } from '@app/sagas';
 import { MinRole, Principal } from '../auth/auth.types';
 import { actorOf, Caller, TenantScope } from '../auth/principal.decorator';
 import { UuidParam } from '../http/params';
@@ -18,34 +17,6 @@ import { DEFAULT_PAGE, ListCompensationsQueryDto } from './saga-queries.dto';
 import { SagaReadModel } from './saga-read-model';
 import { CompensationLogPageDto, SagaViewDto } from './saga-views.dto';
 import { SagasService } from './sagas.service';
-
-const CONFLICT_ROUNDS = 10;
-
-/**
- * True when a worker's transition took the saga's next version first. Saga event ids derive from
- * (saga, version), so the store reports that race either as a version conflict or, when it finds
- * the winner's events under the same ids, as DUPLICATE_EVENT_ID on the saga's own stream.
- */
-function lostRace(err: unknown, sagaId: string): boolean {
-  if (isEventStoreError(err, 'WRONG_EXPECTED_VERSION')) return true;
-  return isEventStoreError(err, 'DUPLICATE_EVENT_ID') && err.details.streamId === sagaStreamId(sagaId);
-}
-
-/**
- * The executor retries an operator command at once after a lost race; a saga whose steps commit
- * back to back can win every time. Here the command is tried again after a short random pause,
- * so an operator gets an answer (202 or 422), not a 409 about a race they cannot see.
- */
-async function withConflictRetry<T>(sagaId: string, command: () => Promise<T>): Promise<T> {
-  for (let round = 1; ; round++) {
-    try {
-      return await command();
-    } catch (err) {
-      if (!lostRace(err, sagaId) || round >= CONFLICT_ROUNDS) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * round));
-    }
-  }
-}
 
 /**
  * Operators act on sagas: retry or skip a stuck compensation, cancel a running saga. Each command
@@ -81,7 +52,7 @@ export class SagaOperationsController {
     @Caller() caller: Principal,
   ): Promise<SagaViewDto> {
     const { state } = await this.sagas.load(sagaId, scope);
-    await withConflictRetry(sagaId, () => this.executor.retryCompensation(sagaId, state.tenantId, actorOf(caller), body.reason));
+    await this.executor.retryCompensation(sagaId, state.tenantId, actorOf(caller), body.reason);
     return this.sagas.view(sagaId, scope);
   }
 
@@ -97,7 +68,7 @@ export class SagaOperationsController {
     @Caller() caller: Principal,
   ): Promise<SagaViewDto> {
     const { state } = await this.sagas.load(sagaId, scope);
-    await withConflictRetry(sagaId, () => this.executor.skipCompensation(sagaId, state.tenantId, body.step, actorOf(caller), body.reason));
+    await this.executor.skipCompensation(sagaId, state.tenantId, body.step, actorOf(caller), body.reason);
     return this.sagas.view(sagaId, scope);
   }
 
@@ -113,7 +84,7 @@ export class SagaOperationsController {
     @Caller() caller: Principal,
   ): Promise<SagaViewDto> {
     const { state } = await this.sagas.load(sagaId, scope);
-    await withConflictRetry(sagaId, () => this.executor.cancel(sagaId, state.tenantId, actorOf(caller), body.reason));
+    await this.executor.cancel(sagaId, state.tenantId, actorOf(caller), body.reason);
     return this.sagas.view(sagaId, scope);
   }
 }

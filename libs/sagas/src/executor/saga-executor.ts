@@ -234,7 +234,10 @@ export class SagaExecutor {
         await this.notifyWork();
         return result.state;
       } catch (err) {
-        if (!isEventStoreError(err, 'WRONG_EXPECTED_VERSION') || attempt > 10) throw err;
+        if (!isEventStoreError(err, 'WRONG_EXPECTED_VERSION') || attempt >= 10) throw err;
+        // A worker's transition took the version first. A saga whose steps commit back to back
+        // could win every immediate retry: wait a short, growing, random time before deciding again.
+        await delay(5 + this.random() * 20 * (attempt + 1));
       }
     }
   }
