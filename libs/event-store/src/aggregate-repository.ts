@@ -1,7 +1,7 @@
 import { PoolClient } from 'pg';
 import { isEventStoreError } from './event-store.errors';
 import { EventStore } from './event-store.port';
-import { EventMetadata, RecordedEvent } from './event-store.types';
+import { EventMetadata, RecordedEvent, StreamAppend } from './event-store.types';
 import { eventIdFor } from './deterministic-id';
 
 /** The pure decider of an aggregate (same shape as libs/domain's Decider). */
@@ -43,6 +43,16 @@ export interface HandleResult<State, Event> {
   version: number;
 }
 
+/** One aggregate's commands in a `prepareAll` batch. */
+export interface PrepareRequest {
+  type: AggregateType<any, any, any>;
+  id: string;
+  commands: unknown[];
+  options: Omit<HandleOptions, 'tx' | 'maxRetries'>;
+  /** Decide nothing when the aggregate has no events yet. */
+  ifExists?: boolean;
+}
+
 const PAGE = 1000;
 
 /** Loads aggregates (snapshot + tail), decides, and appends with the expected version. */
@@ -80,6 +90,11 @@ export class AggregateRepository {
       if (page.events.length < remaining) break;
     }
     return { streamId, state, version, fromSnapshot };
+  }
+
+  /** See `prepareAll`: decides groups of commands against one read, without writing. */
+  prepareAll(groups: PrepareRequest[][], options: { tx?: PoolClient } = {}): Promise<(PreparedGroup | Error)[]> {
+    return prepareAll(this.store, groups, options);
   }
 
   /**
@@ -144,6 +159,72 @@ export class AggregateRepository {
       }
     }
   }
+}
+
+export interface PreparedGroup {
+  appends: StreamAppend[];
+}
+
+/**
+ * Decides groups of commands against ONE read of all the streams they address, without writing:
+ * each group's result is the appends to make (expected versions chained when several groups touch
+ * one stream, in group order), or the error its decision threw. A group is all or nothing: a
+ * failing group leaves no trace in the state later groups decide on. For callers that commit the
+ * appends together with other writes (`appendToStreams`) and retry one by one with `handleAll` on a
+ * conflict. Snapshotted types are refused (`handleAll` keeps their snapshots up to date).
+ */
+export async function prepareAll(
+  store: EventStore,
+  groups: PrepareRequest[][],
+  options: { tx?: PoolClient } = {},
+): Promise<(PreparedGroup | Error)[]> {
+  const streamOf = (r: PrepareRequest) => `${r.type.category}-${r.id}`;
+  const streams = await store.readStreams(groups.flat().map(streamOf), { tx: options.tx });
+  const current = new Map<string, { state: unknown; version: number }>();
+  const stateOf = (r: PrepareRequest) => {
+    const id = streamOf(r);
+    let loaded = current.get(id);
+    if (!loaded) {
+      let state = r.type.decider.initialState();
+      const events = streams.get(id) ?? [];
+      for (const e of events) state = r.type.decider.evolve(state, toDomainEvent(e));
+      loaded = { state, version: events.length ? events[events.length - 1].version : -1 };
+      current.set(id, loaded);
+    }
+    return loaded;
+  };
+  return groups.map((group) => {
+    const overlay = new Map<string, { state: unknown; version: number }>();
+    const appends: StreamAppend[] = [];
+    try {
+      for (const r of group) {
+        if (r.type.snapshot) throw new Error(`prepareAll: ${r.type.category} is snapshotted; use handleAll`);
+        const streamId = streamOf(r);
+        const loaded = overlay.get(streamId) ?? stateOf(r);
+        if (r.ifExists && loaded.version < 0) continue;
+        let decided = loaded.state;
+        const events: { type: string; data: unknown }[] = [];
+        for (const command of r.commands) {
+          const produced = r.type.decider.decide(command, decided);
+          for (const e of produced) decided = r.type.decider.evolve(decided, e);
+          events.push(...produced);
+        }
+        if (events.length === 0) continue;
+        appends.push({
+          streamId,
+          expectedVersion: loaded.version,
+          tenantId: r.options.tenantId,
+          metadata: r.options.metadata,
+          events: events.map((e, i) => ({ eventId: r.options.commandId ? eventIdFor(r.options.commandId, i) : undefined, type: e.type, data: e.data })),
+        });
+        overlay.set(streamId, { state: decided, version: loaded.version + events.length });
+      }
+    } catch (err) {
+      return err instanceof Error ? err : new Error(String(err));
+    }
+    for (const [id, v] of overlay) current.set(id, v);
+    return { appends };
+  });
 }
 
 function crossesBoundary(from: number, to: number, every: number): boolean {

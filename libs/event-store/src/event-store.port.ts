@@ -7,7 +7,9 @@ import {
   ReadAllResult,
   ReadStreamOptions,
   ReadStreamResult,
+  RecordedEvent,
   Snapshot,
+  StreamAppend,
 } from './event-store.types';
 import { SubscribeOptions, Subscription } from './postgres/subscribe';
 
@@ -26,8 +28,16 @@ export interface TransactionalOptions {
 export interface EventStore {
   /** Atomic, idempotent by event id; throws EventStoreError WRONG_EXPECTED_VERSION / DUPLICATE_EVENT_ID. */
   appendToStream(streamId: string, events: NewEvent[], options: AppendOptions & TransactionalOptions): Promise<AppendResult>;
+  /**
+   * Several streams in one atomic statement (all or nothing), each with its own expected version;
+   * a conflict anywhere throws WRONG_EXPECTED_VERSION for that stream (no idempotent-replay check).
+   * Inside `tx` a failure aborts the transaction.
+   */
+  appendToStreams(appends: StreamAppend[], options?: TransactionalOptions): Promise<AppendResult[]>;
   /** Events are upcast to their current shape. */
   readStream(streamId: string, options?: ReadStreamOptions & TransactionalOptions): Promise<ReadStreamResult>;
+  /** Several whole (short) streams in one read, upcast; streams without events are absent. */
+  readStreams(streamIds: string[], options?: TransactionalOptions): Promise<Map<string, RecordedEvent[]>>;
   /** The global log, gap-safe, in position order. */
   readAll(options?: ReadAllOptions & TransactionalOptions): Promise<ReadAllResult>;
   headPosition(): Promise<number>;

@@ -43,6 +43,12 @@ export interface AppendOptions {
   metadata?: Partial<EventMetadata>;
 }
 
+/** One stream's part of a multi-stream append (`appendToStreams`). */
+export interface StreamAppend extends AppendOptions {
+  streamId: string;
+  events: NewEvent[];
+}
+
 export interface AppendResult {
   streamId: string;
   firstVersion: number;

@@ -6,6 +6,7 @@ export { PostgresEventStore, PostgresEventStoreOptions } from './postgres/postgr
 export { SubscribeOptions, Subscription, EVENTS_CHANNEL } from './postgres/subscribe';
 export { Queryable } from './postgres/queryable';
 export { MAX_EVENTS_PER_APPEND } from './postgres/append-to-stream';
+export { streamsAppendCall, StreamsAppendCall, StreamsAppendRow } from './postgres/append-to-streams';
 export { deleteSnapshots } from './postgres/snapshots';
 export { UpcasterRegistry } from './upcasters';
 export { deterministicUuid, eventIdFor } from './deterministic-id';
@@ -16,5 +17,8 @@ export {
   LoadedAggregate,
   HandleOptions,
   HandleResult,
+  PrepareRequest,
+  PreparedGroup,
+  prepareAll,
 } from './aggregate-repository';
 export { WakeableSleep } from './wakeable-sleep';

@@ -1,6 +1,6 @@
-import { randomUUID } from 'crypto';
 import { createTestDatabase, TestDatabase } from '@app/database';
-import { AppendResult, EventStoreError, NewEvent, PostgresEventStore } from '@app/event-store';
+import { AppendResult, PostgresEventStore } from '@app/event-store';
+import { describeError, event, events, newStream, rejectionOf, storedEvents } from '../testing/append-fixtures';
 import { openConnections } from '../testing/wait-for';
 
 jest.setTimeout(60_000);
@@ -20,41 +20,10 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-const newStream = (category = 'order') => `${category}-${randomUUID()}`;
-const event = (n: number, eventId: string = randomUUID()): NewEvent => ({ eventId, type: 'ThingHappened', data: { n } });
-const events = (count: number, from = 0) => Array.from({ length: count }, (_, i) => event(from + i));
-
-/** The rejection of `promise`, which must be an EventStoreError. */
-async function rejectionOf(promise: Promise<unknown>): Promise<EventStoreError> {
-  let outcome: unknown;
-  try {
-    await promise;
-  } catch (err) {
-    outcome = err;
-  }
-  if (!(outcome instanceof EventStoreError)) throw new Error(`expected an EventStoreError, got ${String(outcome)}`);
-  return outcome;
-}
-
-/** An EventStoreError as its code and details; anything else as its message, to show in a failure. */
-function describeError(err: unknown): unknown {
-  return err instanceof EventStoreError ? { code: err.code, details: err.details } : { unexpected: String(err) };
-}
-
-async function storedVersions(streamId: string): Promise<number[]> {
-  const { rows } = await tdb.pool.query('select version from events where stream_id = $1 order by version', [streamId]);
-  return rows.map((r) => r.version);
-}
-
-async function storedEventIds(streamId: string): Promise<string[]> {
-  const { rows } = await tdb.pool.query('select event_id from events where stream_id = $1 order by version', [streamId]);
-  return rows.map((r) => r.event_id);
-}
-
-async function countStored(eventIds: string[]): Promise<number> {
-  const { rows } = await tdb.pool.query('select count(*)::int as n from events where event_id = any($1::uuid[])', [eventIds]);
-  return rows[0].n;
-}
+const stored = () => storedEvents(tdb.pool);
+const storedVersions = (streamId: string) => stored().versions(streamId);
+const storedEventIds = (streamId: string) => stored().eventIds(streamId);
+const countStored = (eventIds: string[]) => stored().countIds(eventIds);
 
 describe('appendToStream: expected version', () => {
   it('no_stream appends to a new stream and conflicts once the stream exists', async () => {

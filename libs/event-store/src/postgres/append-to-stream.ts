@@ -1,6 +1,6 @@
 import { randomUUID } from 'crypto';
 import { EventStoreError, wrongExpectedVersion } from '../event-store.errors';
-import { AppendOptions, AppendResult, ExpectedVersion, NewEvent } from '../event-store.types';
+import { AppendOptions, AppendResult, EventMetadata, ExpectedVersion, NewEvent } from '../event-store.types';
 import { pgConstraint, pgErrorCode, Queryable } from './queryable';
 
 const KIND = { any: 0, no_stream: 1, stream_exists: 2, exact: 3 } as const;
@@ -38,28 +38,11 @@ export async function appendToStream(
   options: AppendOptions,
   settings: AppendSettings,
 ): Promise<AppendResult> {
-  if (events.length === 0 || events.length > MAX_EVENTS_PER_APPEND) {
-    throw new EventStoreError('INVALID_APPEND', `an append takes 1 to ${MAX_EVENTS_PER_APPEND} events`);
-  }
   const expected = options.expectedVersion ?? 'any';
   // Without ids from the caller the append cannot be a replay: conflicts skip that check.
   const callerIds = events.some((e) => e.eventId !== undefined);
-  const payload = events.map((e) => ({
-    eventId: e.eventId ?? randomUUID(),
-    type: e.type,
-    schemaVersion: e.schemaVersion ?? 1,
-    data: e.data ?? {},
-    metadata: { ...options.metadata, ...e.metadata, tenantId: options.tenantId },
-  }));
-  const ids = new Set<string>();
-  for (const e of payload) {
-    if (typeof e.type !== 'string' || e.type.length === 0) throw new EventStoreError('INVALID_APPEND', 'every event needs a type');
-    if (ids.has(e.eventId)) throw new EventStoreError('INVALID_APPEND', `event id ${e.eventId} appears twice in one append`);
-    ids.add(e.eventId);
-  }
-  const [kind, version] =
-    typeof expected === 'number' ? [KIND.exact, expected] : [KIND[expected as Exclude<ExpectedVersion, number>], null];
-  if (kind === undefined) throw new EventStoreError('INVALID_APPEND', `unknown expected version ${String(expected)}`);
+  const payload = appendPayload(events, options, new Set<string>());
+  const [kind, version] = expectedKind(expected);
 
   // `any` races only with itself: retry on the unique-index conflict until our insert wins.
   for (let attempt = 0; ; attempt++) {
@@ -99,6 +82,34 @@ export async function appendToStream(
   }
 }
 
+/** The events as `append_to_stream` takes them, validated; `ids` collects ids across appends. */
+export function appendPayload(events: NewEvent[], options: AppendOptions, ids: Set<string>): PayloadEvent[] {
+  if (events.length === 0 || events.length > MAX_EVENTS_PER_APPEND) {
+    throw new EventStoreError('INVALID_APPEND', `an append takes 1 to ${MAX_EVENTS_PER_APPEND} events`);
+  }
+  const payload = events.map((e) => ({
+    eventId: e.eventId ?? randomUUID(),
+    type: e.type,
+    schemaVersion: e.schemaVersion ?? 1,
+    data: e.data ?? {},
+    metadata: { ...options.metadata, ...e.metadata, tenantId: options.tenantId },
+  }));
+  for (const e of payload) {
+    if (typeof e.type !== 'string' || e.type.length === 0) throw new EventStoreError('INVALID_APPEND', 'every event needs a type');
+    if (ids.has(e.eventId)) throw new EventStoreError('INVALID_APPEND', `event id ${e.eventId} appears twice in one append`);
+    ids.add(e.eventId);
+  }
+  return payload;
+}
+
+/** The SQL function's (kind, version) pair for an expected version. */
+export function expectedKind(expected: ExpectedVersion): [number, number | null] {
+  const [kind, version] =
+    typeof expected === 'number' ? [KIND.exact, expected] : [KIND[expected as Exclude<ExpectedVersion, number>], null];
+  if (kind === undefined) throw new EventStoreError('INVALID_APPEND', `unknown expected version ${String(expected)}`);
+  return [kind, version];
+}
+
 async function currentVersion(db: Queryable, streamId: string): Promise<number> {
   const { rows } = await db.query('select max(version) as v from events where stream_id = $1', [streamId]);
   return rows[0]?.v ?? -1;
@@ -107,7 +118,9 @@ async function currentVersion(db: Queryable, streamId: string): Promise<number> 
 interface PayloadEvent {
   eventId: string;
   type: string;
+  schemaVersion: number;
   data: unknown;
+  metadata: Partial<EventMetadata>;
 }
 
 /**

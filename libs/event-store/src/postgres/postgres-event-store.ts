@@ -8,13 +8,16 @@ import {
   ReadAllResult,
   ReadStreamOptions,
   ReadStreamResult,
+  RecordedEvent,
+  StreamAppend,
   Snapshot,
   Upcaster,
 } from '../event-store.types';
 import { UpcasterRegistry } from '../upcasters';
 import { appendToStream } from './append-to-stream';
 import { readAll, readHeadPosition } from './read-all';
-import { readStream } from './read-stream';
+import { readStream, readStreams } from './read-stream';
+import { appendToStreams } from './append-to-streams';
 import { readSnapshot, storeSnapshot } from './snapshots';
 import { EVENTS_CHANNEL, subscribe, SubscribeOptions, Subscription } from './subscribe';
 
@@ -48,22 +51,42 @@ export class PostgresEventStore implements EventStore {
       const savepoint = options.savepoint !== false;
       result = await appendToStream(options.tx, streamId, events, options, { ...settings, savepoint, abortedOnConflict: !savepoint });
     } else {
-      // Our own client, released without the error: pool.query would discard the connection on an
-      // expected conflict (a unique violation), and the next append would pay for a new one.
-      const client = await this.pool.connect();
-      let broken = false;
-      try {
-        result = await appendToStream(client, streamId, events, options, settings);
-      } catch (err) {
-        broken = (err as { code?: unknown }).code === undefined && !(err instanceof Error && err.name === 'EventStoreError');
-        throw err;
-      } finally {
-        client.release(broken);
-      }
+      result = await this.withOwnClient((client) => appendToStream(client, streamId, events, options, settings));
       this.notifyAppended();
     }
     this.options.onAppended?.(result, events.length, performance.now() - started);
     return result;
+  }
+
+  async appendToStreams(appends: StreamAppend[], options: TransactionalOptions = {}): Promise<AppendResult[]> {
+    const started = performance.now();
+    let results: AppendResult[];
+    if (options.tx) results = await appendToStreams(options.tx, appends, true);
+    else {
+      results = await this.withOwnClient((client) => appendToStreams(client, appends, false));
+      this.notifyAppended();
+    }
+    const ms = performance.now() - started;
+    results.forEach((r, i) => this.options.onAppended?.(r, appends[i].events.length, ms));
+    return results;
+  }
+
+  /**
+   * Runs an append on a client of our own, released without the error: pool.query would discard
+   * the connection on an expected conflict (a unique violation), and the next append would pay for
+   * a new one. Only a broken connection (an error without a PostgreSQL code) is discarded.
+   */
+  private async withOwnClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      return await fn(client);
+    } catch (err) {
+      broken = (err as { code?: unknown }).code === undefined && !(err instanceof Error && err.name === 'EventStoreError');
+      throw err;
+    } finally {
+      client.release(broken);
+    }
   }
 
   private notifyTimer?: NodeJS.Timeout;
@@ -85,6 +108,12 @@ export class PostgresEventStore implements EventStore {
   async readStream(streamId: string, options: ReadStreamOptions & TransactionalOptions = {}): Promise<ReadStreamResult> {
     const result = await readStream(options.tx ?? this.pool, streamId, options);
     if (this.upcasters.size) result.events = result.events.map((e) => this.upcasters.upcast(e));
+    return result;
+  }
+
+  async readStreams(streamIds: string[], options: TransactionalOptions = {}): Promise<Map<string, RecordedEvent[]>> {
+    const result = await readStreams(options.tx ?? this.pool, streamIds);
+    if (this.upcasters.size) for (const [id, events] of result) result.set(id, events.map((e) => this.upcasters.upcast(e)));
     return result;
   }
 

@@ -1,4 +1,4 @@
-import { ReadStreamOptions, ReadStreamResult } from '../event-store.types';
+import { ReadStreamOptions, ReadStreamResult, RecordedEvent } from '../event-store.types';
 import { EVENT_COLUMNS, EventRowShape, toRecordedEvent } from './event-row';
 import { Queryable } from './queryable';
 
@@ -31,4 +31,24 @@ export async function readStream(db: Queryable, streamId: string, options: ReadS
   const version = rows[0]?.stream_version ?? -1;
   const events = rows.filter((r) => r.event_id !== null).map(toRecordedEvent);
   return { streamId, version, events };
+}
+
+/**
+ * Reads several whole streams in one round trip (for short streams: a saga's, a task's), in
+ * version order. Streams without events are absent from the map.
+ */
+export async function readStreams(db: Queryable, streamIds: string[]): Promise<Map<string, RecordedEvent[]>> {
+  const out = new Map<string, RecordedEvent[]>();
+  if (streamIds.length === 0) return out;
+  const { rows } = await db.query<EventRowShape>({
+    name: 'saga_read_streams',
+    text: `select ${EVENT_COLUMNS} from events where stream_id = any($1::text[]) order by stream_id, version`,
+    values: [[...new Set(streamIds)]],
+  });
+  for (const row of rows) {
+    const list = out.get(row.stream_id);
+    if (list) list.push(toRecordedEvent(row));
+    else out.set(row.stream_id, [toRecordedEvent(row)]);
+  }
+  return out;
 }

@@ -1,0 +1,44 @@
+/** Fixtures and checks shared by the append integration specs (not part of the public API). */
+import { randomUUID } from 'crypto';
+import { Pool } from 'pg';
+import { EventStoreError } from '../event-store.errors';
+import { NewEvent } from '../event-store.types';
+
+export const newStream = (category = 'order') => `${category}-${randomUUID()}`;
+export const event = (n: number, eventId: string = randomUUID()): NewEvent => ({ eventId, type: 'ThingHappened', data: { n } });
+export const events = (count: number, from = 0) => Array.from({ length: count }, (_, i) => event(from + i));
+
+/** The rejection of `promise`, which must be an EventStoreError. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<EventStoreError> {
+  let outcome: unknown;
+  try {
+    await promise;
+  } catch (err) {
+    outcome = err;
+  }
+  if (!(outcome instanceof EventStoreError)) throw new Error(`expected an EventStoreError, got ${String(outcome)}`);
+  return outcome;
+}
+
+/** An EventStoreError as its code and details; anything else as its message, to show in a failure. */
+export function describeError(err: unknown): unknown {
+  return err instanceof EventStoreError ? { code: err.code, details: err.details } : { unexpected: String(err) };
+}
+
+/** What the `events` table holds, read directly (not through the store under test). */
+export function storedEvents(pool: Pool) {
+  return {
+    async versions(streamId: string): Promise<number[]> {
+      const { rows } = await pool.query('select version from events where stream_id = $1 order by version', [streamId]);
+      return rows.map((r) => r.version);
+    },
+    async eventIds(streamId: string): Promise<string[]> {
+      const { rows } = await pool.query('select event_id from events where stream_id = $1 order by version', [streamId]);
+      return rows.map((r) => r.event_id);
+    },
+    async countIds(eventIds: string[]): Promise<number> {
+      const { rows } = await pool.query('select count(*)::int as n from events where event_id = any($1::uuid[])', [eventIds]);
+      return rows[0].n;
+    },
+  };
+}
