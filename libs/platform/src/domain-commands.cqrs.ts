@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Command, CommandBus, CommandHandler, ICommandHandler } from '@nestjs/cqrs';
 import { PoolClient } from 'pg';
-import { HandleResult } from '@app/event-store';
+import { HandleResult, PreparedGroup } from '@app/event-store';
 import { AggregateName, DomainCommandDispatcher, DomainCommandEnvelope, DomainCommandExecutor } from '@app/sagas';
 
 /** A domain command on the CommandBus: load the aggregate, decide, append (retrying on conflict). */
@@ -34,5 +34,13 @@ export class CommandBusDispatcher implements DomainCommandDispatcher {
 
   load(aggregate: AggregateName, id: string, tx?: PoolClient): Promise<{ state: any; version: number }> {
     return this.executor.load(aggregate, id, tx);
+  }
+
+  /**
+   * The executor's group commit decides with the same deciders without the bus (nothing is written
+   * here); a group it cannot commit together goes through dispatch(), i.e. the bus, one by one.
+   */
+  prepare(groups: DomainCommandEnvelope[][], tx?: PoolClient): Promise<(PreparedGroup | Error)[]> {
+    return this.executor.prepare(groups, tx);
   }
 }

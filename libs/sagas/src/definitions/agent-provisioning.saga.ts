@@ -18,7 +18,7 @@ export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningIn
   readonly type = 'agent-provisioning' as const;
 
   constructor(
-    private readonly commands: DomainCommandDispatcher,
+    readonly commands: DomainCommandDispatcher,
     private readonly handlers: TaskHandlerRegistry,
   ) {}
 
@@ -107,7 +107,7 @@ export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningIn
       case 'run-initial-task': {
         const task = agent.initialTask;
         if (!task) return { output: { skipped: true, reason: 'no initial task' } };
-        return runTask(ctx, this.commands, this.handlers, {
+        return runTask(ctx, this.handlers, {
           taskId: initialTaskIdOf(ctx.sagaId),
           name: task.name,
           handler: task.handler,

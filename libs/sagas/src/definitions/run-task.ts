@@ -1,5 +1,4 @@
-import { PoolClient } from 'pg';
-import { DomainCommandDispatcher } from '../executor/domain-commands';
+import { DomainCommandEnvelope } from '../executor/domain-commands';
 import { StepContext, StepFailure, StepOutcome } from '../executor/saga-definition';
 import { PermanentTaskError, TaskHandlerRegistry } from '../tasks/task-handler';
 
@@ -12,12 +11,11 @@ export interface TaskSpec {
 }
 
 /**
- * Runs a task handler outside any transaction (it may call the outside world), then hands back a
- * `record` that writes the task's events in the transaction of the saga's decision.
+ * Runs a task handler outside any transaction (it may call the outside world), then hands back the
+ * task's command (scheduled, started and finished in one decision) to commit with the saga's.
  */
 export async function runTask(
   ctx: StepContext,
-  commands: DomainCommandDispatcher,
   handlers: TaskHandlerRegistry,
   task: TaskSpec,
 ): Promise<StepOutcome> {
@@ -30,8 +28,9 @@ export async function runTask(
     data: { taskId: task.taskId, sagaId: ctx.sagaId, tenantId: ctx.tenantId, name: task.name, handler: task.handler, config: task.config },
   };
   const start = { type: 'StartTask', data: { attempt: ctx.attempt, at: startedAt } };
-  const record = (tx: PoolClient, outcome: { type: string; data: unknown }, phase: string) =>
-    commands.dispatch({ ...base, tx, commandId: `${ctx.commandId}:${phase}:${ctx.attempt}`, command: schedule, then: [start, outcome] });
+  const record = (outcome: { type: string; data: unknown }, phase: string): DomainCommandEnvelope[] => [
+    { ...base, commandId: `${ctx.commandId}:${phase}:${ctx.attempt}`, command: schedule, then: [start, outcome] },
+  ];
   if (!handler) throw new StepFailure(`unknown task handler ${task.handler}`, false, 'UNKNOWN_HANDLER');
   let output: unknown;
   try {
@@ -49,15 +48,16 @@ export async function runTask(
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const failedAt = new Date().toISOString();
-    throw new StepFailure(message, !(err instanceof PermanentTaskError), 'TASK_FAILED', async (tx) => {
-      await record(tx, { type: 'FailTask', data: { error: { message }, attempt: ctx.attempt, at: failedAt } }, 'fail');
-    });
+    throw new StepFailure(
+      message,
+      !(err instanceof PermanentTaskError),
+      'TASK_FAILED',
+      record({ type: 'FailTask', data: { error: { message }, attempt: ctx.attempt, at: failedAt } }, 'fail'),
+    );
   }
   const completedAt = new Date().toISOString();
   return {
     output: output ?? null,
-    record: async (tx) => {
-      await record(tx, { type: 'CompleteTask', data: { output: output ?? null, at: completedAt } }, 'complete');
-    },
+    commands: record({ type: 'CompleteTask', data: { output: output ?? null, at: completedAt } }, 'complete'),
   };
 }

@@ -19,7 +19,7 @@ export class TaskWorkflowSaga implements SagaDefinition<TaskWorkflowInput> {
   readonly type = 'task-workflow' as const;
 
   constructor(
-    private readonly commands: DomainCommandDispatcher,
+    readonly commands: DomainCommandDispatcher,
     private readonly handlers: TaskHandlerRegistry,
   ) {}
 
@@ -56,7 +56,7 @@ export class TaskWorkflowSaga implements SagaDefinition<TaskWorkflowInput> {
   async run(ctx: StepContext): Promise<StepOutcome> {
     const task = this.task(ctx);
     const upstream = this.upstream(ctx, task);
-    return runTask(ctx, this.commands, this.handlers, {
+    return runTask(ctx, this.handlers, {
       taskId: workflowTaskIdOf(ctx.sagaId, task.id),
       name: task.id,
       handler: task.handler,
@@ -91,18 +91,7 @@ export class TaskWorkflowSaga implements SagaDefinition<TaskWorkflowInput> {
       throw new StepFailure(err instanceof Error ? err.message : String(err), !(err instanceof PermanentTaskError));
     }
     return {
-      record: async (tx) => {
-        const t = await this.commands.load('task', taskId, tx);
-        if (t.version < 0) return;
-        await this.commands.dispatch({
-          aggregate: 'task',
-          id: taskId,
-          tenantId: ctx.tenantId,
-          tx,
-          commandId: ctx.commandId,
-          command: { type: 'CompensateTask', data: {} },
-        });
-      },
+      commands: [{ aggregate: 'task', id: taskId, tenantId: ctx.tenantId, commandId: ctx.commandId, ifExists: true, command: { type: 'CompensateTask', data: {} } }],
     };
   }
 }

@@ -7,7 +7,7 @@ import {
   tenantDecider,
   DomainError,
 } from '@app/domain';
-import { AggregateRepository, AggregateType, EventMetadata, HandleResult } from '@app/event-store';
+import { AggregateRepository, AggregateType, EventMetadata, HandleResult, PreparedGroup } from '@app/event-store';
 
 /** Aggregates the platform's commands address, by stream category. */
 export const AGGREGATES = {
@@ -26,6 +26,8 @@ export interface DomainCommandEnvelope {
   aggregate: AggregateName;
   id: string;
   command: { type: string; data: any };
+  /** Do nothing when the aggregate does not exist (e.g. undo a task only if it was recorded). */
+  ifExists?: boolean;
   /** Further commands decided after `command` on the state it produced, appended together. */
   then?: { type: string; data: any }[];
   tenantId: string;
@@ -40,7 +42,17 @@ export interface DomainCommandDispatcher {
   dispatch(envelope: DomainCommandEnvelope): Promise<HandleResult<any, any>>;
   /** Current state of an aggregate (version -1: it does not exist). */
   load(aggregate: AggregateName, id: string, tx?: PoolClient): Promise<{ state: any; version: number }>;
+  /**
+   * Decides groups of commands (a step outcome's each) against one read, without writing: the
+   * appends to commit with the saga's transition in a group commit, or a group's error (then the
+   * executor dispatches that group one command at a time). Optional: without it every group is
+   * dispatched one by one.
+   */
+  prepare?(groups: DomainCommandEnvelope[][], tx?: PoolClient): Promise<(PreparedGroup | Error)[]>;
 }
+
+/** Commands with side effects beyond their stream (the service-name claim) are never prepared. */
+const NOT_PREPARABLE = new Set(['RegisterService', 'DeregisterService']);
 
 /**
  * Executes a domain command: load the aggregate (snapshot + tail), decide, append with the
@@ -55,9 +67,31 @@ export class DomainCommandExecutor implements DomainCommandDispatcher {
     return { state, version };
   }
 
+  prepare(groups: DomainCommandEnvelope[][], tx?: PoolClient): Promise<(PreparedGroup | Error)[]> {
+    const refused = groups.map((g) => g.find((env) => !AGGREGATES[env.aggregate] || NOT_PREPARABLE.has(env.command.type)));
+    const requests = groups.map((g, i) =>
+      refused[i]
+        ? []
+        : g.map((env) => ({
+            type: AGGREGATES[env.aggregate] as AggregateType<any, any, any>,
+            id: env.id,
+            commands: [env.command, ...(env.then ?? [])],
+            options: { tenantId: env.tenantId, commandId: env.commandId, metadata: env.metadata },
+            ifExists: env.ifExists,
+          })),
+    );
+    return this.repository.prepareAll(requests, { tx }).then((results) =>
+      results.map((r, i) => (refused[i] ? new Error(`${refused[i]!.command.type} is dispatched on its own`) : r)),
+    );
+  }
+
   async dispatch(env: DomainCommandEnvelope): Promise<HandleResult<any, any>> {
     const type = AGGREGATES[env.aggregate] as AggregateType<any, any, any>;
     if (!type) throw new DomainError('UNKNOWN_AGGREGATE', `unknown aggregate ${env.aggregate}`);
+    if (env.ifExists) {
+      const current = await this.load(env.aggregate, env.id, env.tx);
+      if (current.version < 0) return { events: [], state: current.state, version: current.version };
+    }
     let command = env.command;
     if (env.aggregate === 'service' && command.type === 'RegisterService') {
       if (!env.tx) throw new Error('RegisterService needs a transaction (name claim and event commit together)');

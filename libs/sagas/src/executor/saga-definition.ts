@@ -2,6 +2,7 @@ import { PoolClient } from 'pg';
 import { SagaPlan, SagaType } from '../core/saga.types';
 import { SagaState } from '../core/saga.state';
 import { ValidationProblem } from '../core/dag';
+import type { DomainCommandDispatcher, DomainCommandEnvelope } from './domain-commands';
 
 /** What a step or compensation effect knows when it runs. */
 export interface StepContext {
@@ -20,32 +21,53 @@ export interface StepContext {
   correlationId?: string;
 }
 
+/** Writes an effect's domain events inside the transaction of the saga's decision. */
+export type RecordEffect = (tx: PoolClient) => Promise<unknown>;
+
 /**
- * The outcome of an effect's external part. `record` runs inside the transaction that also
- * appends the saga's StepSucceeded / StepFailed, so domain events and the saga's decision commit
- * together (or not at all). `record` may throw a business refusal to turn success into failure.
+ * The domain side of an effect, committed with the saga's StepSucceeded / StepFailed (together or
+ * not at all). Either declared as `commands` (preferred: the executor decides them with the
+ * aggregates' deciders and commits many sagas' outcomes in one group commit) or as a `record`
+ * function run in the transaction (free-form, e.g. several writes; committed on its own). Both may
+ * throw a business refusal, which turns success into failure.
  */
-export interface StepOutcome {
-  output?: unknown;
-  record?: (tx: PoolClient) => Promise<unknown>;
+export interface DomainEffects {
+  /** Commands (without `tx`) with deterministic command ids. */
+  commands?: DomainCommandEnvelope[];
+  record?: RecordEffect;
 }
 
-/** A failed effect. `retryable: false` is a business refusal that retrying cannot fix. */
-export class StepFailure extends Error {
+/** The outcome of an effect's external part, with its domain effects. */
+export interface StepOutcome extends DomainEffects {
+  output?: unknown;
+}
+
+/**
+ * A failed effect. `retryable: false` is a business refusal that retrying cannot fix. `effects`:
+ * domain events that record the failure (a `record` function or declared `commands`).
+ */
+export class StepFailure extends Error implements DomainEffects {
+  readonly record?: RecordEffect;
+  readonly commands?: DomainCommandEnvelope[];
+
   constructor(
     message: string,
     readonly retryable = true,
     readonly code?: string,
-    readonly record?: (tx: PoolClient) => Promise<unknown>,
+    effects?: RecordEffect | DomainCommandEnvelope[],
   ) {
     super(message);
     this.name = 'StepFailure';
+    if (typeof effects === 'function') this.record = effects;
+    else if (effects) this.commands = effects;
   }
 }
 
 /** A saga type: its plan from the input, and the effects of its steps and compensations. */
 export interface SagaDefinition<Input = any> {
   type: SagaType;
+  /** Executes (and, in group commits, prepares) the `commands` its effects declare. */
+  readonly commands?: DomainCommandDispatcher;
   validate(input: Input): ValidationProblem[];
   plan(input: Input): SagaPlan;
   run(ctx: StepContext): Promise<StepOutcome>;

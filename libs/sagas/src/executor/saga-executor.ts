@@ -8,9 +8,12 @@ import {
   EventStore,
   isEventStoreError,
   RecordedEvent,
-  NewEvent,
+  AppendResult,
+  StreamAppend,
   eventIdFor,
+  streamsAppendCall,
 } from '@app/event-store';
+import { advance } from '../core/advance';
 import { nextWork } from '../core/next-work';
 import { SagaCommand } from '../core/saga.commands';
 import { decide, evolve, foldSagaEvents } from '../core/saga.decider';
@@ -19,15 +22,17 @@ import { SagaEvent } from '../core/saga.events';
 import { SagaState, initialSagaState } from '../core/saga.state';
 import { SagaType, sagaStreamId } from '../core/saga.types';
 import { ValidationProblem } from '../core/dag';
-import { SagaDefinition, StepContext, StepFailure, StepOutcome } from './saga-definition';
+import { DomainEffects, SagaDefinition, StepContext, StepFailure, StepOutcome } from './saga-definition';
+import { DomainCommandDispatcher } from './domain-commands';
 import { claimIdempotencyKey } from './postgres/saga-idempotency';
 import {
   claimDueWork,
   releaseAllLeases,
   releaseWork,
-  removeWork,
   renewLeases,
-  scheduleWork,
+  applyWorkChanges,
+  appendWithWorkChanges,
+  WorkChanges,
 } from './postgres/saga-work';
 
 export const SAGA_WORK_CHANNEL = 'saga_work';
@@ -51,6 +56,8 @@ export interface SagaExecutorOptions {
   afterCommit?: (events: RecordedEvent[], state: SagaState) => void;
   /** New work for any worker (a start, an operator action): e.g. wake other processes via Redis. */
   onNewWork?: () => void;
+  /** Group commit of saga transitions (defaults: 64 per commit, 4 at once). */
+  groupCommit?: GroupCommitOptions;
 }
 
 export interface StartSagaRequest {
@@ -86,6 +93,16 @@ export class IdempotencyConflictError extends Error {
   }
 }
 
+/** The start's idempotency key is taken (rolls the start back; see start()). */
+class KeyAlreadyUsed extends Error {
+  constructor(
+    readonly sagaId: string,
+    readonly requestHash: string,
+  ) {
+    super('idempotency key already used');
+  }
+}
+
 interface Loaded {
   state: SagaState;
   version: number;
@@ -112,6 +129,34 @@ interface HeldSaga {
   dueAtMs: number;
 }
 
+/** A saga transition to commit: the events decided on `loaded`, with their domain effects. */
+interface Transition extends DomainEffects {
+  sagaId: string;
+  tenantId: string;
+  loaded: Loaded;
+  events: SagaEvent[];
+  metadata?: Partial<EventMetadata>;
+  /** The saga is held by this worker (see HeldSaga). */
+  held?: HeldSaga;
+  /** A new saga: other workers are told there is work. */
+  start?: boolean;
+}
+
+type Committed = Loaded & { recorded: RecordedEvent[] };
+
+interface Queued {
+  t: Transition;
+  resolve: (c: Committed) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface GroupCommitOptions {
+  /** Transitions in one group commit at most (1: every transition commits on its own). */
+  maxSize?: number;
+  /** Group commits running at once (each on its own connection). */
+  maxInFlight?: number;
+}
+
 const TERMINAL = new Set(['COMPLETED', 'COMPENSATED', 'COMPENSATION_FAILED']);
 
 /**
@@ -134,6 +179,9 @@ export class SagaExecutor {
   private heartbeat?: NodeJS.Timeout;
   private listener?: PoolClient;
   private readonly pause = new WakeableSleep();
+  private readonly queue: Queued[] = [];
+  private flushing = 0;
+  private readonly batching: Required<GroupCommitOptions>;
 
   constructor(
     private readonly pool: Pool,
@@ -147,6 +195,7 @@ export class SagaExecutor {
     this.concurrency = options.concurrency ?? 32;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.random = options.random ?? Math.random;
+    this.batching = { maxSize: options.groupCommit?.maxSize ?? 64, maxInFlight: options.groupCommit?.maxInFlight ?? 4 };
   }
 
   definition(type: string): SagaDefinition {
@@ -167,46 +216,47 @@ export class SagaExecutor {
     const requestHash = createHash('sha256').update(stableJson({ type: req.sagaType, input: req.input })).digest('hex');
     const at = new Date();
 
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      if (req.idempotencyKey !== undefined) {
-        const existing = await claimIdempotencyKey(client, req.tenantId, req.idempotencyKey, sagaId, requestHash);
-        if (existing) {
-          await client.query('rollback');
-          if (existing.requestHash !== requestHash) throw new IdempotencyConflictError(existing.sagaId);
-          const loaded = await this.load(existing.sagaId, client);
-          return { sagaId: existing.sagaId, status: loaded?.state.status ?? 'RUNNING', created: false };
-        }
-      }
-      const command: SagaCommand = {
-        type: 'StartSaga',
-        data: {
-          sagaId,
-          tenantId: req.tenantId,
-          sagaType: req.sagaType,
-          input: req.input,
-          plan,
-          idempotencyKey: req.idempotencyKey,
-          correlationId: req.metadata?.correlationId,
-          at,
-        },
+    const command: SagaCommand = {
+      type: 'StartSaga',
+      data: {
+        sagaId,
+        tenantId: req.tenantId,
+        sagaType: req.sagaType,
+        input: req.input,
+        plan,
+        idempotencyKey: req.idempotencyKey,
+        correlationId: req.metadata?.correlationId,
+        at,
+      },
+    };
+    const transition: Transition = {
+      sagaId,
+      tenantId: req.tenantId,
+      loaded: { state: initialSagaState(), version: -1 },
+      events: decide(command, initialSagaState()),
+      metadata: req.metadata,
+      start: true,
+    };
+    const key = req.idempotencyKey;
+    if (key !== undefined) {
+      // The key is claimed in the start's transaction (a keyed start commits on its own).
+      transition.record = async (tx) => {
+        const existing = await claimIdempotencyKey(tx, req.tenantId, key, sagaId, requestHash);
+        if (existing) throw new KeyAlreadyUsed(existing.sagaId, existing.requestHash);
       };
-      const events = decide(command, initialSagaState());
-      const state = await this.appendTransition(client, { state: initialSagaState(), version: -1 }, events, sagaId, req.tenantId, req.metadata);
-      // Delivered at commit; sent on this connection so a start never waits for a second one.
-      await client.query(`select pg_notify('${SAGA_WORK_CHANNEL}', '')`);
-      await client.query('commit');
-      this.afterCommit(state.recorded, state.state);
-      this.wake();
-      this.options.onNewWork?.();
-      return { sagaId, status: state.state.status, created: true };
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
     }
+    let result: Committed;
+    try {
+      result = await this.commitTransition(transition);
+    } catch (err) {
+      if (!(err instanceof KeyAlreadyUsed)) throw err;
+      if (err.requestHash !== requestHash) throw new IdempotencyConflictError(err.sagaId);
+      const loaded = await this.load(err.sagaId);
+      return { sagaId: err.sagaId, status: loaded?.state.status ?? 'RUNNING', created: false };
+    }
+    this.wake();
+    this.options.onNewWork?.();
+    return { sagaId, status: result.state.status, created: true };
   }
 
   /** Operator: retry the stuck compensation of a COMPENSATION_FAILED saga (else SAGA_NOT_STUCK). */
@@ -230,7 +280,7 @@ export class SagaExecutor {
       if (!loaded || loaded.state.tenantId !== tenantId) throw new SagaError('SAGA_NOT_FOUND', `saga ${sagaId} not found`);
       const events = decide(command, loaded.state);
       try {
-        const result = await this.commitTransition(loaded, events, sagaId, tenantId, { actor: (command.data as { actor?: string }).actor });
+        const result = await this.commitTransition({ sagaId, tenantId, loaded, events, metadata: { actor: (command.data as { actor?: string }).actor } });
         await this.notifyWork();
         return result.state;
       } catch (err) {
@@ -240,6 +290,21 @@ export class SagaExecutor {
         await delay(5 + this.random() * 20 * (attempt + 1));
       }
     }
+  }
+
+  /** Several sagas' states in one read (missing sagas are absent). */
+  async loadMany(sagaIds: string[]): Promise<Map<string, Loaded>> {
+    const streams = await this.store.readStreams(sagaIds.map(sagaStreamId));
+    const out = new Map<string, Loaded>();
+    for (const sagaId of sagaIds) {
+      const events = streams.get(sagaStreamId(sagaId));
+      if (!events?.length) continue;
+      out.set(sagaId, {
+        state: foldSagaEvents(events.map((e) => ({ type: e.type, data: e.data }) as SagaEvent)),
+        version: events[events.length - 1].version,
+      });
+    }
+    return out;
   }
 
   /** The saga's state folded from its stream, or undefined when it does not exist. */
@@ -274,29 +339,18 @@ export class SagaExecutor {
     return held && dueAt.getTime() >= held.dueAtMs ? undefined : { dueAt };
   }
 
-  /**
-   * Appends saga events (expected version = the loaded one) with the pending-work row they imply,
-   * inside `tx`. Returns the new state and the recorded events. Without `tx` (only when there is
-   * no pending-work change and no inTransaction hook) the append is one atomic statement.
-   */
-  private async appendTransition(
-    tx: PoolClient | undefined,
-    loaded: Loaded,
-    events: SagaEvent[],
-    sagaId: string,
-    tenantId: string,
-    metadata?: Partial<EventMetadata>,
-    held?: HeldSaga,
-  ): Promise<Loaded & { recorded: RecordedEvent[] }> {
-    if (events.length === 0) return { ...loaded, recorded: [] };
+  /** The append of a transition to the saga's stream (expected version = the loaded one). */
+  private sagaAppend(t: Transition): StreamAppend {
+    const { sagaId, loaded, events, metadata } = t;
     // Ids derive from the version AND the content: two different decisions taken at the same
     // version (parallel outcomes) conflict on the expected version, not on the event ids, while
     // re-sending the very same decision is an idempotent replay.
     const commandId = `${sagaId}@${loaded.version + 1}:${createHash('sha256').update(stableJson(events)).digest('hex').slice(0, 32)}`;
-    const newEvents: NewEvent[] = events.map((e, i) => ({ eventId: eventIdFor(commandId, i), type: e.type, data: e.data }));
-    const result = await this.store.appendToStream(sagaStreamId(sagaId), newEvents, {
+    return {
+      streamId: sagaStreamId(sagaId),
+      events: events.map((e, i) => ({ eventId: eventIdFor(commandId, i), type: e.type, data: e.data })),
       expectedVersion: loaded.version,
-      tenantId,
+      tenantId: t.tenantId,
       // Every transition carries the correlation id of the request that started the saga, and is
       // caused by the saga's previous event.
       metadata: {
@@ -305,64 +359,94 @@ export class SagaExecutor {
         ...metadata,
         actor: metadata?.actor ?? `worker:${this.workerId}`,
       },
-      tx,
-      // A conflict on the saga stream means another decision won: the whole transaction is
-      // retried from a fresh load, so no savepoint is needed.
-      savepoint: false,
-    });
-    let state = loaded.state;
-    for (const e of events) state = evolve(state, e);
-    const change = this.workChange(state, held);
-    if (change && !tx) throw new Error('a pending-work change needs a transaction');
-    if (change && 'remove' in change) await removeWork(tx!, sagaId);
-    else if (change) await scheduleWork(tx!, { sagaId, tenantId, sagaType: state.sagaType, dueAt: change.dueAt });
+    };
+  }
+
+  /** The state after the transition and the events as recorded (for hooks and live updates). */
+  private committed(t: Transition, append: StreamAppend, result: AppendResult, after?: SagaState): Committed {
+    let state = after ?? t.loaded.state;
+    if (!after) for (const e of t.events) state = evolve(state, e);
     const recordedAt = new Date();
-    const recorded: RecordedEvent[] = newEvents.map((e, i) => ({
+    const n = append.events.length;
+    const recorded: RecordedEvent[] = append.events.map((e, i) => ({
       eventId: e.eventId!,
-      streamId: sagaStreamId(sagaId),
+      streamId: append.streamId,
       version: result.firstVersion + i,
-      globalPosition: result.globalPosition - (newEvents.length - 1 - i),
+      globalPosition: result.globalPosition - (n - 1 - i),
       type: e.type,
       schemaVersion: 1,
       data: e.data,
-      metadata: { ...metadata, tenantId } as EventMetadata,
+      metadata: { ...t.metadata, tenantId: t.tenantId } as EventMetadata,
       recordedAt,
     }));
-    if (this.options.inTransaction) await this.options.inTransaction(tx!, recorded);
     return { state, version: result.nextExpectedVersion, recorded };
   }
 
-  /** One transaction: optional effect record, then the saga events. */
-  private async commitTransition(
-    loaded: Loaded,
-    events: SagaEvent[],
-    sagaId: string,
-    tenantId: string,
-    metadata?: Partial<EventMetadata>,
-    record?: (tx: PoolClient) => Promise<unknown>,
-    held?: HeldSaga,
-  ): Promise<Loaded & { recorded: RecordedEvent[] }> {
-    if (events.length === 0 && !record) return { ...loaded, recorded: [] };
-    if (held && !record && !this.options.inTransaction && events.length > 0) {
-      let state = loaded.state;
-      for (const e of events) state = evolve(state, e);
-      if (!this.workChange(state, held)) {
-        // Only the saga's events to write (e.g. StepStarted): one atomic append, no transaction.
-        const result = await this.appendTransition(undefined, loaded, events, sagaId, tenantId, metadata, held);
-        if (result.version > held.current.version) held.current = { state: result.state, version: result.version };
-        this.afterCommit(result.recorded, result.state);
-        return result;
-      }
+  /** After the commit: the held state moves on, hooks run. */
+  private settle(t: Transition, result: Committed): Committed {
+    if (t.held && result.version > t.held.current.version) t.held.current = { state: result.state, version: result.version };
+    this.afterCommit(result.recorded, result.state);
+    return result;
+  }
+
+  /** The dispatcher of the saga's declared domain commands. */
+  private commandsOf(t: Transition): DomainCommandDispatcher {
+    const dispatcher = this.definition(t.loaded.state.sagaType ?? '').commands;
+    if (!dispatcher) throw new Error(`saga type ${t.loaded.state.sagaType} declares domain commands but has no dispatcher`);
+    return dispatcher;
+  }
+
+  /**
+   * Commits a transition: its domain effects, the saga's events (expected version = the loaded
+   * one) and the pending-work row they imply, together. A worker's transitions without a `record`
+   * function and unkeyed starts go through the group commit (many sagas, one transaction); the
+   * rest commit on their own.
+   */
+  private commitTransition(t: Transition): Promise<Committed> {
+    if (t.events.length === 0 && !t.record && !t.commands?.length) return Promise.resolve({ ...t.loaded, recorded: [] });
+    if (t.record || (!t.held && !t.start) || this.batching.maxSize <= 1) return this.commitAlone(t);
+    return new Promise<Committed>((resolve, reject) => {
+      this.queue.push({ t, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** One transition in its own transaction (or one atomic append when that is all it needs). */
+  private async commitAlone(t: Transition): Promise<Committed> {
+    const append = this.sagaAppend(t);
+    let state = t.loaded.state;
+    for (const e of t.events) state = evolve(state, e);
+    const change = this.workChange(state, t.held);
+    if (!change && !t.record && !t.commands?.length && !t.start && !this.options.inTransaction && t.events.length) {
+      // Only the saga's events to write (e.g. StepStarted): one atomic append, no transaction.
+      const result = await this.store.appendToStream(append.streamId, append.events, append);
+      return this.settle(t, this.committed(t, append, result));
     }
     const client = await this.pool.connect();
     try {
       await client.query('begin');
-      if (record) await record(client);
-      const result = await this.appendTransition(client, loaded, events, sagaId, tenantId, metadata, held);
+      if (t.record) await t.record(client);
+      if (t.commands?.length) {
+        const dispatcher = this.commandsOf(t);
+        for (const env of t.commands) await dispatcher.dispatch({ ...env, tx: client });
+      }
+      let result: Committed = { ...t.loaded, recorded: [] };
+      if (t.events.length) {
+        // A conflict on the saga stream means another decision won: the whole transaction is
+        // retried from a fresh load, so no savepoint is needed.
+        const appended = await this.store.appendToStream(append.streamId, append.events, { ...append, tx: client, savepoint: false });
+        result = this.committed(t, append, appended);
+        await applyWorkChanges(client, {
+          schedule: change && 'dueAt' in change ? [{ sagaId: t.sagaId, tenantId: t.tenantId, sagaType: state.sagaType, dueAt: change.dueAt }] : [],
+          remove: change && 'remove' in change ? [t.sagaId] : [],
+          notify: t.start ? SAGA_WORK_CHANNEL : undefined,
+        });
+        if (this.options.inTransaction) await this.options.inTransaction(client, result.recorded);
+      }
       await client.query('commit');
-      if (held && result.version > held.current.version) held.current = { state: result.state, version: result.version };
-      this.afterCommit(result.recorded, result.state);
-      return result;
+      if (!t.events.length) return result;
+      this.store.notifyAppended();
+      return this.settle(t, result);
     } catch (err) {
       await client.query('rollback').catch(() => undefined);
       throw err;
@@ -371,9 +455,127 @@ export class SagaExecutor {
     }
   }
 
+  /** Starts group commits while transitions wait and fewer than `maxInFlight` are running. */
+  private pump(): void {
+    while (this.queue.length && this.flushing < this.batching.maxInFlight) {
+      const batch = this.queue.splice(0, this.batching.maxSize);
+      this.flushing++;
+      void this.flush(batch).finally(() => {
+        this.flushing--;
+        this.pump();
+      });
+    }
+  }
+
+  /**
+   * A group commit: the transitions of many sagas together. Their declared domain commands are
+   * decided against one read of the aggregates' streams (outside any transaction: the append
+   * checks every expected version), then ONE statement appends to every stream (domain and saga
+   * streams, all or nothing) and makes every pending-work change: one round trip, one commit for
+   * all. (With an `inTransaction` hook it is one transaction instead.) A member whose commands are
+   * refused commits on its own (where the refusal becomes the step's failure); on a version
+   * conflict the member that lost is settled on its own (a saga-stream conflict is its caller's to
+   * handle: it reloads) and the others are grouped again.
+   */
+  private async flush(batch: Queued[]): Promise<void> {
+    const alone = new Set<Queued>();
+    const again: Queued[] = [];
+    let members = batch;
+    const client = await this.pool.connect().catch((err) => {
+      for (const q of batch) q.reject(err);
+      return undefined;
+    });
+    if (!client) return;
+    const hook = this.options.inTransaction;
+    let broken = false;
+    try {
+      if (hook) await client.query('begin');
+      const domain = new Map<Queued, StreamAppend[]>();
+      const withCommands = members.filter((q) => q.t.commands?.length);
+      if (withCommands.length) {
+        const byDispatcher = new Map<DomainCommandDispatcher, Queued[]>();
+        for (const q of withCommands) {
+          const d = this.commandsOf(q.t);
+          byDispatcher.set(d, [...(byDispatcher.get(d) ?? []), q]);
+        }
+        for (const [dispatcher, qs] of byDispatcher) {
+          const prepared = dispatcher.prepare ? await dispatcher.prepare(qs.map((q) => q.t.commands!), client) : undefined;
+          qs.forEach((q, i) => {
+            const r = prepared?.[i];
+            if (!r || r instanceof Error) alone.add(q);
+            else domain.set(q, r.appends);
+          });
+        }
+        members = members.filter((q) => !alone.has(q));
+      }
+      if (members.length === 0) return;
+      const appends: StreamAppend[] = [];
+      const sagaIndex: number[] = [];
+      const changes: WorkChanges = { schedule: [], remove: [] };
+      const states = members.map((q) => {
+        appends.push(...(domain.get(q) ?? []));
+        sagaIndex.push(appends.length);
+        appends.push(this.sagaAppend(q.t));
+        let state = q.t.loaded.state;
+        for (const e of q.t.events) state = evolve(state, e);
+        const change = this.workChange(state, q.t.held);
+        if (change && 'remove' in change) changes.remove.push(q.t.sagaId);
+        else if (change) changes.schedule.push({ sagaId: q.t.sagaId, tenantId: q.t.tenantId, sagaType: state.sagaType, dueAt: change.dueAt });
+        return state;
+      });
+      let results: AppendResult[];
+      try {
+        results = await appendWithWorkChanges(client, streamsAppendCall(appends), changes);
+      } catch (err) {
+        if (!isEventStoreError(err, 'WRONG_EXPECTED_VERSION')) throw err;
+        if (hook) await client.query('rollback');
+        // Who lost? Its saga stream: that member's decision is stale. A domain stream: the
+        // members writing it commit on their own (load, decide, retry). The rest group again.
+        const streamId = err.details.streamId as string;
+        for (const q of members) {
+          if (sagaStreamId(q.t.sagaId) === streamId) q.reject(err);
+          else if (domain.get(q)?.some((a) => a.streamId === streamId)) alone.add(q);
+          else again.push(q);
+        }
+        members = [];
+        return;
+      }
+      const done = members.map((q, i) => this.committed(q.t, appends[sagaIndex[i]], results[sagaIndex[i]], states[i]));
+      if (hook) {
+        for (const c of done) await hook(client, c.recorded);
+        await client.query('commit');
+      }
+      this.store.notifyAppended();
+      if (members.some((q) => q.t.start)) this.notifyNewSagas();
+      members.forEach((q, i) => q.resolve(this.settle(q.t, done[i])));
+      members = [];
+    } catch (err) {
+      broken = (err as { code?: unknown })?.code === undefined && !(err instanceof Error && err.name === 'EventStoreError');
+      if (hook) await client.query('rollback').catch(() => undefined);
+      // Whatever failed (a connection, a duplicate id), each member is tried on its own.
+      for (const q of members) alone.add(q);
+    } finally {
+      client.release(broken);
+      for (const q of again) this.queue.push(q);
+      if (again.length) this.pump();
+      for (const q of alone) this.commitAlone(q.t).then(q.resolve, q.reject);
+    }
+  }
+
+  private notifyTimer?: NodeJS.Timeout;
+
+  /** Tells other processes' workers (LISTEN) that new sagas wait: one NOTIFY per few ms. */
+  private notifyNewSagas(): void {
+    if (this.notifyTimer) return;
+    this.notifyTimer = setTimeout(() => {
+      this.notifyTimer = undefined;
+      this.pool.query(`select pg_notify('${SAGA_WORK_CHANNEL}', '')`).catch(() => undefined);
+    }, 2);
+    this.notifyTimer.unref();
+  }
+
   private afterCommit(recorded: RecordedEvent[], state: SagaState): void {
     if (!recorded.length) return;
-    this.store.notifyAppended();
     this.options.afterCommit?.(recorded, state);
   }
 
@@ -453,9 +655,12 @@ export class SagaExecutor {
       this.pause.consume();
       const free = this.concurrency - this.active.size;
       let claimed: string[] = [];
+      let loaded = new Map<string, Loaded>();
       if (free > 0) {
         try {
           claimed = await claimDueWork(this.pool, this.workerId, free, this.leaseMs);
+          // All claimed sagas read in one query (process() reads a saga on its own when missing).
+          if (claimed.length) loaded = await this.loadMany(claimed.filter((id) => !this.active.has(id))).catch(() => new Map());
           failures = 0;
         } catch (err) {
           failures++;
@@ -466,7 +671,7 @@ export class SagaExecutor {
       }
       for (const sagaId of claimed) {
         if (this.active.has(sagaId)) continue;
-        const p = this.process(sagaId)
+        const p = this.process(sagaId, loaded.get(sagaId))
           .catch((err) => this.log('saga processing failed', { sagaId, error: (err as Error).message }))
           .finally(() => {
             this.active.delete(sagaId);
@@ -481,12 +686,13 @@ export class SagaExecutor {
   /**
    * Drives one claimed saga as far as it can go now: starts due steps, runs their effects
    * (in parallel up to maxParallel), records outcomes, compensates in reverse order, and gives
-   * the saga back with its next due time when it has to wait.
+   * the saga back with its next due time when it has to wait. `preloaded`: its state as read at
+   * the claim.
    */
-  async process(sagaId: string): Promise<void> {
+  async process(sagaId: string, preloaded?: Loaded): Promise<void> {
     const running = new Map<string, Promise<void>>();
     const claimedAt = Date.now();
-    const first = await this.load(sagaId);
+    const first = preloaded ?? (await this.load(sagaId));
     let releaseAt: Date | string = new Date(Date.now() + this.leaseMs);
     if (!first) {
       await releaseWork(this.pool, this.workerId, sagaId, releaseAt).catch(() => undefined);
@@ -506,7 +712,7 @@ export class SagaExecutor {
     const commitPlanned = (version: number, decideAt: (state: SagaState) => SagaEvent[]) =>
       this.serialized(held, async () => {
         if (held.current.version !== version) return undefined;
-        return this.commitTransition(held.current, decideAt(held.current.state), sagaId, tenantId, undefined, undefined, held);
+        return this.commitTransition({ sagaId, tenantId, loaded: held.current, events: decideAt(held.current.state), held });
       });
     try {
       while (!this.shutdown.signal.aborted) {
@@ -514,75 +720,41 @@ export class SagaExecutor {
         if (TERMINAL.has(state.status)) return;
         const now = new Date();
         const work = nextWork(state, now);
-        let progressed = false;
 
-        // Effects in flight in the saga's events but not here: their worker died. Resume them
-        // (same attempt; the effect is idempotent), instead of waiting for their timeout.
+        // Effects started in the saga's events but not running here: started by our last
+        // transition (a step's outcome starts the next ones in the same commit), or in flight at
+        // a worker that died (same attempt again: effects are idempotent). Timed out ones are not
+        // resumed: their timeout is decided below.
         for (const [name, step] of Object.entries(state.steps)) {
-          if (step.status === 'RUNNING' && !running.has(`${name}:run`) && (step.timeoutAt === undefined || Date.parse(step.timeoutAt) > now.getTime())) {
-            run(name, step.attempts, 'run');
-          }
-          if (step.status === 'COMPENSATING' && step.timeoutAt !== undefined && !running.has(`${name}:compensate`) && Date.parse(step.timeoutAt) > now.getTime()) {
+          const live = step.timeoutAt === undefined || Date.parse(step.timeoutAt) > now.getTime();
+          if (step.status === 'RUNNING' && !running.has(`${name}:run`) && live) run(name, step.attempts, 'run');
+          if (step.status === 'COMPENSATING' && step.timeoutAt !== undefined && !running.has(`${name}:compensate`) && live) {
             run(name, step.compensationAttempts, 'compensate');
           }
         }
 
-        const starts: string[] = [];
+        let progressed = false;
         for (const action of work.actions) {
-          switch (action.kind) {
-            case 'start-step':
-            case 'retry-step':
-              starts.push(action.step);
-              break;
-            case 'timeout-step': {
-              const key = `${action.step}:${action.phase === 'step' ? 'run' : 'compensate'}`;
-              if (running.has(key)) break; // our own effect enforces its timeout
-              const error = `timeout after ${action.timeoutMs} ms`;
-              const command: SagaCommand =
-                action.phase === 'step'
-                  ? { type: 'FailStep', data: { step: action.step, attempt: action.attempt, error, at: now, jitter: this.random() } }
-                  : { type: 'FailStepCompensation', data: { step: action.step, attempt: action.attempt, error, at: now, jitter: this.random() } };
-              await commitPlanned(version, (s) => decide(command, s));
-              progressed = true;
-              break;
-            }
-            case 'compensate-step': {
-              const result = await commitPlanned(version, (s) => decide({ type: 'StartStepCompensation', data: { step: action.step, at: now } }, s));
-              if (result) run(action.step, result.state.steps[action.step].compensationAttempts, 'compensate');
-              progressed = true;
-              break;
-            }
-            case 'finish-compensation':
-              await commitPlanned(version, (s) => decide({ type: 'FinishCompensation', data: { at: now } }, s));
-              progressed = true;
-              break;
-          }
-          if (progressed) break; // re-plan from the new state
+          if (action.kind !== 'timeout-step') continue;
+          const key = `${action.step}:${action.phase === 'step' ? 'run' : 'compensate'}`;
+          if (running.has(key)) continue; // our own effect enforces its timeout
+          const error = `timeout after ${action.timeoutMs} ms`;
+          const command: SagaCommand =
+            action.phase === 'step'
+              ? { type: 'FailStep', data: { step: action.step, attempt: action.attempt, error, at: now, jitter: this.random() } }
+              : { type: 'FailStepCompensation', data: { step: action.step, attempt: action.attempt, error, at: now, jitter: this.random() } };
+          await commitPlanned(version, (s) => decide(command, s));
+          progressed = true;
+          break;
         }
-
-        if (!progressed && starts.length) {
-          // All due steps start in one transition (one append of several StepStarted).
-          const started: string[] = [];
-          const result = await commitPlanned(version, (current) => {
-            let s = current;
-            const events: SagaEvent[] = [];
-            for (const step of starts) {
-              try {
-                const evs = decide({ type: 'StartStep', data: { step, at: now } }, s);
-                for (const e of evs) s = evolve(s, e);
-                events.push(...evs);
-                started.push(step);
-              } catch (err) {
-                if (!(err instanceof SagaError)) throw err;
-              }
-            }
-            return events;
-          });
-          if (result) for (const step of started) run(step, result.state.steps[step].attempts, 'run');
-          progressed = result === undefined || started.length > 0;
-        }
-
         if (progressed) continue;
+
+        // Steps due, the next compensation, the end of a compensation: one transition.
+        if (advance(state, now).events.length) {
+          await commitPlanned(version, (s) => advance(s, now).events);
+          continue;
+        }
+
         if (running.size) {
           const due = work.nextDueAt ? Math.max(0, Date.parse(work.nextDueAt) - Date.now()) : this.leaseMs;
           // Our effects' outcomes update `held` as they commit: no need to read the stream again.
@@ -602,7 +774,10 @@ export class SagaExecutor {
       throw err;
     } finally {
       await Promise.allSettled([...running.values()]);
-      await releaseWork(this.pool, this.workerId, sagaId, releaseAt).catch(() => undefined);
+      // A terminal transition removed the pending-work row in its own commit.
+      if (!TERMINAL.has(held.current.state.status)) {
+        await releaseWork(this.pool, this.workerId, sagaId, releaseAt).catch(() => undefined);
+      }
     }
   }
 
@@ -615,7 +790,9 @@ export class SagaExecutor {
 
   /**
    * Runs one effect (a step or a compensation attempt) with its timeout, then records the outcome
-   * with the effect's own domain events in one transaction. Stale outcomes change nothing.
+   * with the effect's own domain events in one transaction, together with the transitions that
+   * outcome makes due at once (the next steps' StepStarted, the next compensation): see advance().
+   * Stale outcomes change nothing.
    */
   private async runEffect(held: HeldSaga, step: string, attempt: number, phase: 'run' | 'compensate'): Promise<void> {
     const { sagaId } = held;
@@ -658,8 +835,15 @@ export class SagaExecutor {
     }
     if (this.shutdown.signal.aborted && failure) return; // not the effect's fault: resume elsewhere
 
-    const commit = (events: SagaEvent[], record?: (tx: PoolClient) => Promise<unknown>) =>
-      this.commitTransition(held.current, events, sagaId, held.tenantId, undefined, record, held);
+    /** The outcome's events, then whatever it makes due at once (unless the worker is stopping). */
+    const withFollowUps = (events: SagaEvent[], current: SagaState, at: Date): SagaEvent[] => {
+      if (events.length === 0 || this.shutdown.signal.aborted) return events;
+      let s = current;
+      for (const e of events) s = evolve(s, e);
+      return [...events, ...advance(s, at).events];
+    };
+    const commit = (events: SagaEvent[], effects: DomainEffects = {}) =>
+      this.commitTransition({ sagaId, tenantId: held.tenantId, loaded: held.current, events, held, record: effects.record, commands: effects.commands });
     for (let round = 0; round < 20; round++) {
       const recorded = await this.serialized(held, async () => {
         const current = held.current;
@@ -673,7 +857,7 @@ export class SagaExecutor {
             const events = decide(command, current.state);
             if (events.length === 0) return true; // stale: someone else recorded this attempt
             try {
-              await commit(events, outcome.record);
+              await commit(withFollowUps(events, current.state, at), outcome);
               return true;
             } catch (err) {
               if (isEventStoreError(err, 'WRONG_EXPECTED_VERSION')) throw err;
@@ -687,13 +871,14 @@ export class SagaExecutor {
             phase === 'run'
               ? { type: 'FailStep', data: { step, attempt, error: f.message, at, jitter: this.random(), retryable: f.retryable } }
               : { type: 'FailStepCompensation', data: { step, attempt, error: f.message, at, jitter: this.random(), retryable: f.retryable } };
-          const events = decide(command, current.state);
-          if (events.length === 0) return true;
-          const recordFailure = f.record;
+          const decided = decide(command, current.state);
+          if (decided.length === 0) return true;
+          const events = withFollowUps(decided, current.state, at);
+          const hasEffects = f.record !== undefined || (f.commands?.length ?? 0) > 0;
           try {
-            await commit(events, recordFailure);
+            await commit(events, f);
           } catch (err) {
-            if (isEventStoreError(err, 'WRONG_EXPECTED_VERSION') || !recordFailure) throw err;
+            if (isEventStoreError(err, 'WRONG_EXPECTED_VERSION') || !hasEffects) throw err;
             // Recording the effect's failure details failed: still record the saga's decision.
             await commit(events);
           }

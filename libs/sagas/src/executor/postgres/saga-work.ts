@@ -1,24 +1,7 @@
 import { Pool, PoolClient } from 'pg';
+import { AppendResult, StreamsAppendCall, StreamsAppendRow } from '@app/event-store';
 
 type Db = Pool | PoolClient;
-
-/** Creates or moves the saga's pending-work row (call inside the transaction of the saga event). */
-export async function scheduleWork(
-  tx: Db,
-  work: { sagaId: string; tenantId: string; sagaType: string; dueAt: Date | string },
-): Promise<void> {
-  await tx.query({
-    name: 'saga_schedule_work',
-    text: `insert into saga_work (saga_id, tenant_id, saga_type, due_at) values ($1, $2, $3, $4)
-           on conflict (saga_id) do update set due_at = excluded.due_at, updated_at = now()`,
-    values: [work.sagaId, work.tenantId, work.sagaType, work.dueAt],
-  });
-}
-
-/** The saga needs no more work (terminal, or waiting for an operator). */
-export async function removeWork(tx: Db, sagaId: string): Promise<void> {
-  await tx.query({ name: 'saga_remove_work', text: 'delete from saga_work where saga_id = $1', values: [sagaId] });
-}
 
 /**
  * Claims up to `limit` due sagas for `owner` for `leaseMs`. SKIP LOCKED lets any number of
@@ -75,4 +58,74 @@ export async function pendingWorkDepth(db: Db): Promise<{ due: number; total: nu
     `select count(*) filter (where due_at <= now()) as due, count(*) as total from saga_work`,
   );
   return { due: rows[0].due, total: rows[0].total };
+}
+
+/**
+ * The pending-work changes of a group commit in one statement: rows created or moved, rows
+ * removed (terminal sagas), and optionally a NOTIFY on `channel` for other workers.
+ */
+export async function applyWorkChanges(
+  tx: Db,
+  changes: {
+    schedule: { sagaId: string; tenantId: string; sagaType: string; dueAt: Date }[];
+    remove: string[];
+    notify?: string;
+  },
+): Promise<void> {
+  const { schedule, remove, notify } = changes;
+  if (schedule.length === 0 && remove.length === 0 && !notify) return;
+  await tx.query({
+    name: 'saga_apply_work_changes',
+    text: `with scheduled as (
+             insert into saga_work (saga_id, tenant_id, saga_type, due_at)
+             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
+             on conflict (saga_id) do update set due_at = excluded.due_at, updated_at = now()),
+           removed as (delete from saga_work where saga_id = any($5::uuid[]))
+           select pg_notify($6, '') where $6 is not null`,
+    values: [
+      schedule.map((w) => w.sagaId),
+      schedule.map((w) => w.tenantId),
+      schedule.map((w) => w.sagaType),
+      schedule.map((w) => w.dueAt),
+      remove,
+      notify ?? null,
+    ],
+  });
+}
+
+export interface WorkChanges {
+  schedule: { sagaId: string; tenantId: string; sagaType: string; dueAt: Date }[];
+  remove: string[];
+}
+
+/**
+ * A group commit in ONE statement (atomic without a transaction): the event store's multi-stream
+ * append (`append_to_streams`, all or nothing) and the pending-work changes it implies. Returns the
+ * append's rows; a version conflict fails the whole statement.
+ */
+export async function appendWithWorkChanges(db: Db, call: StreamsAppendCall, changes: WorkChanges): Promise<AppendResult[]> {
+  const { schedule, remove } = changes;
+  try {
+    const { rows } = await db.query<StreamsAppendRow>({
+      name: 'saga_group_commit',
+      text: `with appended as (select idx, current_version, first_version, last_position from append_to_streams($1::jsonb)),
+             scheduled as (
+               insert into saga_work (saga_id, tenant_id, saga_type, due_at)
+               select * from unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
+               on conflict (saga_id) do update set due_at = excluded.due_at, updated_at = now()),
+             removed as (delete from saga_work where saga_id = any($6::uuid[]))
+             select * from appended order by idx`,
+      values: [
+        call.payload,
+        schedule.map((w) => w.sagaId),
+        schedule.map((w) => w.tenantId),
+        schedule.map((w) => w.sagaType),
+        schedule.map((w) => w.dueAt),
+        remove,
+      ],
+    });
+    return call.results(rows);
+  } catch (err) {
+    throw call.error(err);
+  }
 }

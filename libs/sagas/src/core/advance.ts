@@ -1,0 +1,40 @@
+import { nextWork } from './next-work';
+import { decide, evolve } from './saga.decider';
+import { SagaError } from './saga.errors';
+import { SagaEvent } from './saga.events';
+import { SagaState } from './saga.state';
+
+/**
+ * The transitions that are due at once in `state` and need no effect's outcome first: start the
+ * steps (or retries) that are due, start the next compensation, finish a compensation with nothing
+ * left to undo. The executor appends them in the same commit as the transition that made them due
+ * (a step's outcome and the start of the next step: one commit per step instead of two). Timeouts
+ * are left to the worker loop: only it knows which effects are in flight. Pure.
+ */
+export function advance(state: SagaState, now: Date): { events: SagaEvent[]; state: SagaState } {
+  const events: SagaEvent[] = [];
+  let s = state;
+  // Each round decides on the state the previous one left; a plan has finitely many steps.
+  for (let round = 0; round < 2 * s.plan.steps.length + 2; round++) {
+    const produced: SagaEvent[] = [];
+    for (const action of nextWork(s, now).actions) {
+      let command: Parameters<typeof decide>[0] | undefined;
+      if (action.kind === 'start-step' || action.kind === 'retry-step') command = { type: 'StartStep', data: { step: action.step, at: now } };
+      else if (action.kind === 'compensate-step') command = { type: 'StartStepCompensation', data: { step: action.step, at: now } };
+      else if (action.kind === 'finish-compensation') command = { type: 'FinishCompensation', data: { at: now } };
+      if (!command) continue;
+      try {
+        const evs = decide(command, s);
+        for (const e of evs) s = evolve(s, e);
+        produced.push(...evs);
+      } catch (err) {
+        if (!(err instanceof SagaError)) throw err;
+      }
+      // A compensation or finish changes what is due next: plan again from the new state.
+      if (command.type !== 'StartStep' && produced.length) break;
+    }
+    if (produced.length === 0) break;
+    events.push(...produced);
+  }
+  return { events, state: s };
+}
