@@ -62,7 +62,7 @@ export async function prepareRuntime(options: { role: 'all' | 'api' | 'worker'; 
     poolSize: int(env.DB_POOL_SIZE, isEmbedded ? 8 : 20),
     worker: {
       enabled: options.role !== 'api',
-      concurrency: int(env.WORKER_CONCURRENCY, isEmbedded ? 8 : 32),
+      concurrency: int(env.WORKER_CONCURRENCY, isEmbedded ? 8 : 128),
       pollIntervalMs: int(env.WORKER_POLL_MS, 200),
       leaseMs: int(env.WORKER_LEASE_MS, 30_000),
     },
