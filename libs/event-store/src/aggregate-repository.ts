@@ -179,7 +179,9 @@ export async function prepareAll(
   options: { tx?: PoolClient } = {},
 ): Promise<(PreparedGroup | Error)[]> {
   const streamOf = (r: PrepareRequest) => `${r.type.category}-${r.id}`;
-  const streams = await store.readStreams(groups.flat().map(streamOf), { tx: options.tx });
+  // Groups with a snapshotted type are refused below: their (possibly long) streams are not read.
+  const readable = groups.filter((g) => !g.some((r) => r.type.snapshot));
+  const streams = await store.readStreams(readable.flat().map(streamOf), { tx: options.tx });
   const current = new Map<string, { state: unknown; version: number }>();
   const stateOf = (r: PrepareRequest) => {
     const id = streamOf(r);
@@ -194,11 +196,12 @@ export async function prepareAll(
     return loaded;
   };
   return groups.map((group) => {
+    const snapshotted = group.find((r) => r.type.snapshot);
+    if (snapshotted) return new Error(`prepareAll: ${snapshotted.type.category} is snapshotted; use handleAll`);
     const overlay = new Map<string, { state: unknown; version: number }>();
     const appends: StreamAppend[] = [];
     try {
       for (const r of group) {
-        if (r.type.snapshot) throw new Error(`prepareAll: ${r.type.category} is snapshotted; use handleAll`);
         const streamId = streamOf(r);
         const loaded = overlay.get(streamId) ?? stateOf(r);
         if (r.ifExists && loaded.version < 0) continue;

@@ -12,6 +12,7 @@ import {
   StreamAppend,
 } from './event-store.types';
 import { SubscribeOptions, Subscription } from './postgres/subscribe';
+import { StreamsAppendCall } from './postgres/append-to-streams';
 
 export interface TransactionalOptions {
   /** Run inside the caller's transaction (a client after BEGIN). */
@@ -34,6 +35,12 @@ export interface EventStore {
    * Inside `tx` a failure aborts the transaction.
    */
   appendToStreams(appends: StreamAppend[], options?: TransactionalOptions): Promise<AppendResult[]>;
+  /**
+   * `appendToStreams` made ready for a caller that runs it inside a statement of its own (e.g. with
+   * other writes, atomically): its payload, how to read its rows (reported to the store's append
+   * metrics like any append) and how to turn a failure into the store's errors.
+   */
+  streamsAppendCall(appends: StreamAppend[]): StreamsAppendCall;
   /** Events are upcast to their current shape. */
   readStream(streamId: string, options?: ReadStreamOptions & TransactionalOptions): Promise<ReadStreamResult>;
   /** Several whole (short) streams in one read, upcast; streams without events are absent. */

@@ -198,6 +198,28 @@ describe('appendToStreams: several streams in one call', () => {
       [b, 3],
     ]);
   });
+
+  it('streamsAppendCall: run inside a statement of the caller, results are reported to onAppended and errors mapped', async () => {
+    const seen: [string, number][] = [];
+    const observed = new PostgresEventStore(tdb.pool, { onAppended: (r, count) => seen.push([r.streamId, count]) });
+    const a = newStream();
+    const call = observed.streamsAppendCall([{ streamId: a, tenantId, expectedVersion: 'no_stream', events: events(2) }]);
+    // The caller's own statement: here with a second, unrelated output column.
+    const { rows } = await tdb.pool.query(
+      'with appended as (select * from append_to_streams($1::jsonb)) select a.*, 42 as extra from appended a order by idx',
+      [call.payload],
+    );
+    expect(call.results(rows)).toEqual([expect.objectContaining({ streamId: a, firstVersion: 0, nextExpectedVersion: 1 })]);
+    expect(seen).toEqual([[a, 2]]);
+    expect(await storedVersions(a)).toEqual([0, 1]);
+
+    const again = observed.streamsAppendCall([{ streamId: a, tenantId, expectedVersion: 'no_stream', events: events(1) }]);
+    const failure = await tdb.pool.query('select * from append_to_streams($1::jsonb)', [again.payload]).catch((err) => again.error(err));
+    expect(describeError(failure)).toEqual({
+      code: 'WRONG_EXPECTED_VERSION',
+      details: expect.objectContaining({ streamId: a, expectedVersion: 'no_stream', actualVersion: 1 }),
+    });
+  });
 });
 
 describe('appendToStreams: all or nothing', () => {

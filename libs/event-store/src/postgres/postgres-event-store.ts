@@ -17,7 +17,7 @@ import { UpcasterRegistry } from '../upcasters';
 import { appendToStream } from './append-to-stream';
 import { readAll, readHeadPosition } from './read-all';
 import { readStream, readStreams } from './read-stream';
-import { appendToStreams } from './append-to-streams';
+import { appendToStreams, streamsAppendCall, StreamsAppendCall } from './append-to-streams';
 import { readSnapshot, storeSnapshot } from './snapshots';
 import { EVENTS_CHANNEL, subscribe, SubscribeOptions, Subscription } from './subscribe';
 
@@ -87,6 +87,20 @@ export class PostgresEventStore implements EventStore {
     } finally {
       client.release(broken);
     }
+  }
+
+  streamsAppendCall(appends: StreamAppend[]): StreamsAppendCall {
+    const started = performance.now();
+    const call = streamsAppendCall(appends);
+    return {
+      ...call,
+      results: (rows) => {
+        const results = call.results(rows);
+        const ms = performance.now() - started;
+        results.forEach((r, i) => this.options.onAppended?.(r, appends[i].events.length, ms));
+        return results;
+      },
+    };
   }
 
   private notifyTimer?: NodeJS.Timeout;

@@ -68,7 +68,9 @@ export class DomainCommandExecutor implements DomainCommandDispatcher {
   }
 
   prepare(groups: DomainCommandEnvelope[][], tx?: PoolClient): Promise<(PreparedGroup | Error)[]> {
-    const refused = groups.map((g) => g.find((env) => !AGGREGATES[env.aggregate] || NOT_PREPARABLE.has(env.command.type)));
+    const refused = groups.map((g) =>
+      g.find((env) => !AGGREGATES[env.aggregate] || [env.command, ...(env.then ?? [])].some((c) => NOT_PREPARABLE.has(c.type))),
+    );
     const requests = groups.map((g, i) =>
       refused[i]
         ? []

@@ -157,4 +157,33 @@ describe('group commit', () => {
       expect(events.filter((e) => e.type === 'StepSucceeded').map((e) => e.data.step)).toEqual(['first', 'wait', 'last']);
     }
   });
+
+  it('a step started by its own worker runs even when its short timeout passed while the commit queued', async () => {
+    // Every commit takes 60 ms (a slow inline projection); `quick` may take 20 ms once running.
+    await rt.executor.stopWorker(); // only the slow worker runs this saga
+    const slow = createSagaRuntime(tdb.pool, {
+      pollIntervalMs: 50,
+      handlers,
+      inTransaction: () => new Promise((resolve) => setTimeout(resolve, 60)),
+    });
+    await slow.executor.startWorker();
+    try {
+      const { sagaId } = await slow.executor.start({
+        tenantId,
+        sagaType: 'task-workflow',
+        input: {
+          name: 'slow-commits',
+          tasks: [
+            { id: 'first', handler: 'echo', dependsOn: [], retry: NO_RETRY },
+            { id: 'quick', handler: 'echo', dependsOn: ['first'], timeoutMs: 20, retry: NO_RETRY },
+          ],
+        },
+      });
+      const state = await waitForStatus(slow.executor, sagaId, ['COMPLETED', 'COMPENSATED']);
+      expect(state.steps.quick.error).toBeUndefined();
+      expect(state.status).toBe('COMPLETED');
+    } finally {
+      await slow.executor.stopWorker();
+    }
+  });
 });

@@ -11,7 +11,6 @@ import {
   AppendResult,
   StreamAppend,
   eventIdFor,
-  streamsAppendCall,
 } from '@app/event-store';
 import { advance } from '../core/advance';
 import { nextWork } from '../core/next-work';
@@ -127,6 +126,12 @@ interface HeldSaga {
    * when the lease expires either way (an early claim only finds nothing due yet).
    */
   dueAtMs: number;
+  /**
+   * Effects our own commits started (`step:phase:attempt`) and not yet launched: launched however
+   * late the commit was (a short timeout may have passed while it queued); only an effect left
+   * by another worker is checked against its timeout before it is resumed.
+   */
+  startedHere: Set<string>;
 }
 
 /** A saga transition to commit: the events decided on `loaded`, with their domain effects. */
@@ -384,7 +389,13 @@ export class SagaExecutor {
 
   /** After the commit: the held state moves on, hooks run. */
   private settle(t: Transition, result: Committed): Committed {
-    if (t.held && result.version > t.held.current.version) t.held.current = { state: result.state, version: result.version };
+    if (t.held && result.version > t.held.current.version) {
+      t.held.current = { state: result.state, version: result.version };
+      for (const e of t.events) {
+        if (e.type === 'StepStarted') t.held.startedHere.add(`${e.data.step}:run:${e.data.attempt}`);
+        if (e.type === 'StepCompensationStarted') t.held.startedHere.add(`${e.data.step}:compensate:${e.data.attempt}`);
+      }
+    }
     this.afterCommit(result.recorded, result.state);
     return result;
   }
@@ -525,7 +536,7 @@ export class SagaExecutor {
       });
       let results: AppendResult[];
       try {
-        results = await appendWithWorkChanges(client, streamsAppendCall(appends), changes);
+        results = await appendWithWorkChanges(client, this.store.streamsAppendCall(appends), changes);
       } catch (err) {
         if (!isEventStoreError(err, 'WRONG_EXPECTED_VERSION')) throw err;
         if (hook) await client.query('rollback');
@@ -545,10 +556,12 @@ export class SagaExecutor {
         for (const c of done) await hook(client, c.recorded);
         await client.query('commit');
       }
-      this.store.notifyAppended();
-      if (members.some((q) => q.t.start)) this.notifyNewSagas();
-      members.forEach((q, i) => q.resolve(this.settle(q.t, done[i])));
+      // Committed: from here on no member may be tried again.
+      const committed = members;
       members = [];
+      this.store.notifyAppended();
+      if (committed.some((q) => q.t.start)) this.notifyNewSagas();
+      committed.forEach((q, i) => q.resolve(this.settle(q.t, done[i])));
     } catch (err) {
       broken = (err as { code?: unknown })?.code === undefined && !(err instanceof Error && err.name === 'EventStoreError');
       if (hook) await client.query('rollback').catch(() => undefined);
@@ -576,7 +589,12 @@ export class SagaExecutor {
 
   private afterCommit(recorded: RecordedEvent[], state: SagaState): void {
     if (!recorded.length) return;
-    this.options.afterCommit?.(recorded, state);
+    try {
+      this.options.afterCommit?.(recorded, state);
+    } catch (err) {
+      // Metrics and live updates must not undo a commit (nor make it look failed).
+      this.log('afterCommit hook failed', { sagaId: state.sagaId, error: (err as Error).message });
+    }
   }
 
   // ------------------------------------------------------------------ worker loop
@@ -698,7 +716,14 @@ export class SagaExecutor {
       await releaseWork(this.pool, this.workerId, sagaId, releaseAt).catch(() => undefined);
       return;
     }
-    const held: HeldSaga = { sagaId, tenantId: first.state.tenantId, current: first, queue: Promise.resolve(), dueAtMs: claimedAt };
+    const held: HeldSaga = {
+      sagaId,
+      tenantId: first.state.tenantId,
+      current: first,
+      queue: Promise.resolve(),
+      dueAtMs: claimedAt,
+      startedHere: new Set(),
+    };
     const tenantId = held.tenantId;
     const run = (step: string, attempt: number, phase: 'run' | 'compensate') => {
       const key = `${step}:${phase}`;
@@ -727,10 +752,12 @@ export class SagaExecutor {
         // resumed: their timeout is decided below.
         for (const [name, step] of Object.entries(state.steps)) {
           const live = step.timeoutAt === undefined || Date.parse(step.timeoutAt) > now.getTime();
-          if (step.status === 'RUNNING' && !running.has(`${name}:run`) && live) run(name, step.attempts, 'run');
-          if (step.status === 'COMPENSATING' && step.timeoutAt !== undefined && !running.has(`${name}:compensate`) && live) {
-            run(name, step.compensationAttempts, 'compensate');
-          }
+          const launch = (phase: 'run' | 'compensate', attempt: number) => {
+            const ours = held.startedHere.delete(`${name}:${phase}:${attempt}`);
+            if (!running.has(`${name}:${phase}`) && (ours || live)) run(name, attempt, phase);
+          };
+          if (step.status === 'RUNNING') launch('run', step.attempts);
+          if (step.status === 'COMPENSATING' && step.timeoutAt !== undefined) launch('compensate', step.compensationAttempts);
         }
 
         let progressed = false;
