@@ -12,7 +12,9 @@ export const initialTaskIdOf = (sagaId: string) => deterministicUuid(`${sagaId}:
 /**
  * AgentProvisioningSaga: register the agent, reserve resources, grant permissions, register the
  * service, run the initial task as a smoke test, activate (the pivot). Each effect is a domain
- * command recorded in the transaction of the saga's decision.
+ * command committed with the saga's decision: declared as `commands`, so agent and task commands
+ * join the worker's group commit; quota (snapshotted) and service (name claim) commands, and the
+ * permission grant (it reads the tenant first), commit on their own.
  */
 export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningInput> {
   readonly type = 'agent-provisioning' as const;
@@ -42,10 +44,9 @@ export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningIn
       case 'register-agent':
         return {
           output: { agentId },
-          record: (tx) =>
-            this.commands.dispatch({
+          commands: [
+            {
               ...env,
-              tx,
               aggregate: 'agent',
               id: agentId,
               command: {
@@ -60,19 +61,15 @@ export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningIn
                   sagaId: ctx.sagaId,
                 },
               },
-            }),
+            },
+          ],
         };
       case 'reserve-resources':
         return {
           output: { ...agent.resources },
-          record: (tx) =>
-            this.commands.dispatch({
-              ...env,
-              tx,
-              aggregate: 'quota',
-              id: ctx.tenantId,
-              command: { type: 'ReserveResources', data: { reservationId: ctx.sagaId, ...agent.resources } },
-            }),
+          commands: [
+            { ...env, aggregate: 'quota', id: ctx.tenantId, command: { type: 'ReserveResources', data: { reservationId: ctx.sagaId, ...agent.resources } } },
+          ],
         };
       case 'grant-permissions':
         return {
@@ -92,17 +89,18 @@ export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningIn
       case 'register-service':
         return {
           output: { agentId, name: agent.name },
-          record: (tx) =>
-            this.commands.dispatch({
+          // Not grouped: the service-name claim is a write of its own (see DomainCommandExecutor).
+          commands: [
+            {
               ...env,
-              tx,
               aggregate: 'service',
               id: agentId,
               command: {
                 type: 'RegisterService',
                 data: { agentId, tenantId: ctx.tenantId, name: agent.name, capabilities: agent.capabilities, status: 'HEALTHY' },
               },
-            }),
+            },
+          ],
         };
       case 'run-initial-task': {
         const task = agent.initialTask;
@@ -118,8 +116,7 @@ export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningIn
       case 'activate-agent':
         return {
           output: { agentId, status: 'ACTIVE' },
-          record: (tx) =>
-            this.commands.dispatch({ ...env, tx, aggregate: 'agent', id: agentId, command: { type: 'ActivateAgent', data: {} } }),
+          commands: [{ ...env, aggregate: 'agent', id: agentId, command: { type: 'ActivateAgent', data: {} } }],
         };
     }
     throw new Error(`agent-provisioning: unknown step ${ctx.step}`);
@@ -133,45 +130,25 @@ export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningIn
     switch (ctx.step) {
       case 'register-agent':
         return {
-          record: (tx) =>
-            this.commands.dispatch({ ...env, tx, aggregate: 'agent', id: agentId, command: { type: 'DecommissionAgent', data: { reason } } }),
+          commands: [{ ...env, aggregate: 'agent', id: agentId, command: { type: 'DecommissionAgent', data: { reason } } }],
         };
       case 'reserve-resources':
         return {
-          record: (tx) =>
-            this.commands.dispatch({
-              ...env,
-              tx,
-              aggregate: 'quota',
-              id: ctx.tenantId,
-              command: { type: 'ReleaseResources', data: { reservationId: ctx.sagaId } },
-            }),
+          commands: [{ ...env, aggregate: 'quota', id: ctx.tenantId, command: { type: 'ReleaseResources', data: { reservationId: ctx.sagaId } } }],
         };
       case 'grant-permissions':
         return {
-          record: (tx) =>
-            this.commands.dispatch({
-              ...env,
-              tx,
-              aggregate: 'agent',
-              id: agentId,
-              command: { type: 'RevokePermissions', data: { permissions: agent.permissions } },
-            }),
+          commands: [{ ...env, aggregate: 'agent', id: agentId, command: { type: 'RevokePermissions', data: { permissions: agent.permissions } } }],
         };
       case 'register-service':
         return {
-          record: (tx) =>
-            this.commands.dispatch({ ...env, tx, aggregate: 'service', id: agentId, command: { type: 'DeregisterService', data: {} } }),
+          commands: [{ ...env, aggregate: 'service', id: agentId, command: { type: 'DeregisterService', data: {} } }],
         };
       case 'run-initial-task': {
         if (!agent.initialTask) return {};
         const taskId = initialTaskIdOf(ctx.sagaId);
         return {
-          record: async (tx) => {
-            const task = await this.commands.load('task', taskId, tx);
-            if (task.version < 0) return;
-            await this.commands.dispatch({ ...env, tx, aggregate: 'task', id: taskId, command: { type: 'CancelTask', data: { reason } } });
-          },
+          commands: [{ ...env, aggregate: 'task', id: taskId, ifExists: true, command: { type: 'CancelTask', data: { reason } } }],
         };
       }
     }
