@@ -9,11 +9,14 @@
 -- then ONE insert of every event. Positions follow append_to_stream's rule ((xid << 16) + the
 -- transaction's sequence), in entry order.
 --
--- A version conflict in ANY entry raises SQLSTATE 'SA409' with the entry (index, streamId,
--- current version) as JSON in DETAIL, so the statement writes nothing: all or none. (As with
--- append_to_stream, two transactions racing past the check collide on events_stream_version_uq.)
-create function append_to_streams(p_appends jsonb)
-returns table (idx integer, current_version bigint, first_version bigint, last_position bigint)
+-- p_all_or_nothing (default): a version conflict in ANY entry raises SQLSTATE 'SA409' with the
+-- entry (index, streamId, current version) as JSON in DETAIL, so the statement writes nothing.
+-- Otherwise each entry stands alone (independent appends of different callers grouped into one
+-- commit): a conflicting entry writes nothing and is returned with outcome 'conflict' and the
+-- stream's current version; the others are written. (Either way, two transactions racing past the
+-- check collide on events_stream_version_uq, as with append_to_stream.)
+create function append_to_streams(p_appends jsonb, p_all_or_nothing boolean default true)
+returns table (idx integer, outcome text, current_version bigint, first_version bigint, last_position bigint)
 language plpgsql volatile as $$
 declare
   v_n integer := jsonb_array_length(p_appends);
@@ -22,6 +25,7 @@ declare
   v_firsts bigint[] := '{}';
   v_counts integer[] := '{}';
   v_offsets integer[] := '{}';
+  v_ok boolean[] := '{}';
   v_total integer := 0;
   v_seq integer;
   v_base bigint;
@@ -44,10 +48,18 @@ begin
     if (v_kind = 1 and v_have is not null)
        or (v_kind = 2 and v_have is null)
        or (v_kind = 3 and coalesce(v_have, -1) <> (a.value ->> 'version')::bigint) then
-      raise exception 'wrong expected version on stream %', v_stream
-        using errcode = 'SA409',
-              detail = json_build_object('index', a.ordinality - 1, 'streamId', v_stream, 'current', v_have)::text;
+      if p_all_or_nothing then
+        raise exception 'wrong expected version on stream %', v_stream
+          using errcode = 'SA409',
+                detail = json_build_object('index', a.ordinality - 1, 'streamId', v_stream, 'current', v_have)::text;
+      end if;
+      v_ok := v_ok || false;
+      v_firsts := v_firsts || v_have; -- reported as the current version
+      v_offsets := v_offsets || v_total;
+      v_counts := v_counts || 0;
+      continue;
     end if;
+    v_ok := v_ok || true;
     v_count := jsonb_array_length(a.value -> 'events');
     v_firsts := v_firsts || (coalesce(v_have, -1) + 1);
     v_offsets := v_offsets || v_total;
@@ -56,29 +68,36 @@ begin
     v_cur := jsonb_set(v_cur, array[v_stream], to_jsonb(coalesce(v_have, -1) + v_count));
   end loop;
 
-  -- Sequence inside this transaction: shared with append_to_stream (a transaction-local setting).
-  v_seq := coalesce(nullif(current_setting('saga.position_seq', true), ''), '0')::integer;
-  if v_seq + v_total > 65536 then
-    raise exception 'more than 65536 events in one transaction' using errcode = '54000';
-  end if;
-  perform set_config('saga.position_seq', (v_seq + v_total)::text, true);
-  v_base := (pg_current_xact_id()::text::bigint << 16) + v_seq;
+  if v_total > 0 then
+    -- Sequence inside this transaction: shared with append_to_stream (a transaction-local setting).
+    v_seq := coalesce(nullif(current_setting('saga.position_seq', true), ''), '0')::integer;
+    if v_seq + v_total > 65536 then
+      raise exception 'more than 65536 events in one transaction' using errcode = '54000';
+    end if;
+    perform set_config('saga.position_seq', (v_seq + v_total)::text, true);
+    v_base := (pg_current_xact_id()::text::bigint << 16) + v_seq;
 
-  insert into events (global_position, event_id, stream_id, version, type, schema_version, data, metadata, tenant_id)
-  select v_base + v_offsets[ap.ord] + ev.ord - 1,
-         (ev.value ->> 'eventId')::uuid,
-         ap.value ->> 'streamId',
-         v_firsts[ap.ord] + ev.ord - 1,
-         ev.value ->> 'type',
-         coalesce((ev.value ->> 'schemaVersion')::integer, 1),
-         ev.value -> 'data',
-         coalesce(ev.value -> 'metadata', '{}'::jsonb),
-         ap.value ->> 'tenantId'
-    from jsonb_array_elements(p_appends) with ordinality as ap(value, ord),
-         jsonb_array_elements(ap.value -> 'events') with ordinality as ev(value, ord);
+    insert into events (global_position, event_id, stream_id, version, type, schema_version, data, metadata, tenant_id)
+    select v_base + v_offsets[ap.ord] + ev.ord - 1,
+           (ev.value ->> 'eventId')::uuid,
+           ap.value ->> 'streamId',
+           v_firsts[ap.ord] + ev.ord - 1,
+           ev.value ->> 'type',
+           coalesce((ev.value ->> 'schemaVersion')::integer, 1),
+           ev.value -> 'data',
+           coalesce(ev.value -> 'metadata', '{}'::jsonb),
+           ap.value ->> 'tenantId'
+      from jsonb_array_elements(p_appends) with ordinality as ap(value, ord),
+           jsonb_array_elements(ap.value -> 'events') with ordinality as ev(value, ord)
+     where v_ok[ap.ord];
+  end if;
 
   return query
-    select (i - 1)::integer, v_firsts[i] + v_counts[i] - 1, v_firsts[i], v_base + v_offsets[i] + v_counts[i] - 1
+    select (i - 1)::integer,
+           case when v_ok[i] then 'ok' else 'conflict' end,
+           case when v_ok[i] then v_firsts[i] + v_counts[i] - 1 else v_firsts[i] end,
+           case when v_ok[i] then v_firsts[i] end,
+           case when v_ok[i] then v_base + v_offsets[i] + v_counts[i] - 1 end
       from generate_series(1, v_n) as i;
 end
 $$;

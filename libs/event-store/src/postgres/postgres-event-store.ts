@@ -27,11 +27,31 @@ export interface PostgresEventStoreOptions {
   notify?: boolean;
   /** Called after each successful append outside a transaction (metrics, wake-ups). */
   onAppended?: (result: AppendResult, eventCount: number, ms: number) => void;
+  /**
+   * Group commit of concurrent appends made outside a transaction: appends that arrive while
+   * others are being written are written together, in one statement and one commit, each still
+   * checked and applied on its own (a conflicting one writes nothing and fails alone). Defaults:
+   * up to 64 appends per statement, 2 statements at once (measured best for W1/W2 among 1, 2, 4, 8);
+   * `false`: every append commits alone.
+   */
+  groupCommit?: { maxSize?: number; maxInFlight?: number } | false;
+}
+
+interface PendingAppend {
+  streamId: string;
+  events: NewEvent[];
+  options: AppendOptions;
+  append: StreamAppend;
+  resolve: (r: AppendResult) => void;
+  reject: (err: unknown) => void;
 }
 
 export class PostgresEventStore implements EventStore {
   readonly upcasters: UpcasterRegistry;
   private readonly notify: boolean;
+  private readonly grouping: { maxSize: number; maxInFlight: number } | undefined;
+  private readonly pending: PendingAppend[] = [];
+  private flushing = 0;
 
   constructor(
     readonly pool: Pool,
@@ -39,6 +59,8 @@ export class PostgresEventStore implements EventStore {
   ) {
     this.upcasters = new UpcasterRegistry(options.upcasters);
     this.notify = options.notify ?? true;
+    const g = options.groupCommit;
+    this.grouping = g === false ? undefined : { maxSize: g?.maxSize ?? 64, maxInFlight: g?.maxInFlight ?? 2 };
   }
 
   async appendToStream(streamId: string, events: NewEvent[], options: AppendOptions & TransactionalOptions): Promise<AppendResult> {
@@ -51,11 +73,69 @@ export class PostgresEventStore implements EventStore {
       const savepoint = options.savepoint !== false;
       result = await appendToStream(options.tx, streamId, events, options, { ...settings, savepoint, abortedOnConflict: !savepoint });
     } else {
-      result = await this.withOwnClient((client) => appendToStream(client, streamId, events, options, settings));
+      result = this.grouping
+        ? await this.grouped(streamId, events, options)
+        : await this.withOwnClient((client) => appendToStream(client, streamId, events, options, settings));
       this.notifyAppended();
     }
     this.options.onAppended?.(result, events.length, performance.now() - started);
     return result;
+  }
+
+  /** An append outside a transaction, written with the others that are waiting (group commit). */
+  private grouped(streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
+    // Invalid input fails now, alone (and never reaches a group).
+    streamsAppendCall([{ ...options, streamId, events }]);
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ streamId, events, options, append: { ...options, streamId, events }, resolve, reject });
+      this.pumpAppends();
+    });
+  }
+
+  private pumpAppends(): void {
+    const g = this.grouping!;
+    while (this.pending.length && this.flushing < g.maxInFlight) {
+      const group = this.pending.splice(0, g.maxSize);
+      this.flushing++;
+      void this.flushAppends(group).finally(() => {
+        this.flushing--;
+        this.pumpAppends();
+      });
+    }
+  }
+
+  /**
+   * Writes a group of independent appends in one statement (`append_to_streams` with each entry on
+   * its own). An entry that conflicts, and every entry of a statement that failed (e.g. two
+   * writers racing on one stream), is appended again on its own: that path retries `any`,
+   * recognises idempotent replays and reports the actual version.
+   */
+  private async flushAppends(group: PendingAppend[]): Promise<void> {
+    const alone: PendingAppend[] = [];
+    if (group.length === 1) alone.push(group[0]);
+    else {
+      try {
+        const call = streamsAppendCall(group.map((p) => p.append));
+        const rows = await this.withOwnClient(async (client) => {
+          const { rows } = await client.query<{ idx: number; outcome: string; current_version: number; first_version: number; last_position: number }>({
+            name: 'saga_append_group',
+            text: 'select idx, outcome, current_version, first_version, last_position from append_to_streams($1, false)',
+            values: [call.payload],
+          });
+          return rows;
+        });
+        for (const row of rows) {
+          const p = group[row.idx];
+          if (row.outcome !== 'ok') alone.push(p);
+          else p.resolve({ streamId: p.streamId, firstVersion: row.first_version, nextExpectedVersion: row.current_version, globalPosition: row.last_position });
+        }
+      } catch {
+        alone.push(...group);
+      }
+    }
+    await Promise.all(
+      alone.map((p) => this.withOwnClient((client) => appendToStream(client, p.streamId, p.events, p.options, { notify: false })).then(p.resolve, p.reject)),
+    );
   }
 
   async appendToStreams(appends: StreamAppend[], options: TransactionalOptions = {}): Promise<AppendResult[]> {
