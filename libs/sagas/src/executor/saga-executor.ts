@@ -534,6 +534,10 @@ export class SagaExecutor {
         else if (change) changes.schedule.push({ sagaId: q.t.sagaId, tenantId: q.t.tenantId, sagaType: state.sagaType, dueAt: change.dueAt });
         return state;
       });
+      // Rows locked in saga-id order, as lease renewal (an index scan over the same ids) locks
+      // them: concurrent group commits and renewals cannot deadlock on saga_work.
+      changes.schedule.sort((x, y) => (x.sagaId < y.sagaId ? -1 : x.sagaId > y.sagaId ? 1 : 0));
+      changes.remove.sort();
       let results: AppendResult[];
       try {
         results = await appendWithWorkChanges(client, this.store.streamsAppendCall(appends), changes);
