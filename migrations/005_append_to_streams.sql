@@ -15,7 +15,24 @@
 -- commit): a conflicting entry writes nothing and is returned with outcome 'conflict' and the
 -- stream's current version; the others are written. (Either way, two transactions racing past the
 -- check collide on events_stream_version_uq, as with append_to_stream.)
-create function append_to_streams(p_appends jsonb, p_all_or_nothing boolean default true)
+-- Writers that must not be overtaken between reading a stream and appending to it (an operator's
+-- command on a saga that a worker moves on every few milliseconds) take a transaction-scoped
+-- advisory lock per stream first; every writer of such streams takes the same locks (p_lock below,
+-- or lock_streams in its transaction), in stream order so that no two writers deadlock.
+create function lock_streams(p_streams text[]) returns void
+language plpgsql volatile as $$
+declare
+  v_stream text;
+begin
+  for v_stream in select distinct s from unnest(p_streams) as s order by 1 loop
+    perform pg_advisory_xact_lock(hashtextextended('stream:' || v_stream, 0));
+  end loop;
+end
+$$;
+
+-- p_lock: streams to lock (lock_streams) before anything is read: a version probe made after the
+-- lock sees the commit of whoever held it.
+create function append_to_streams(p_appends jsonb, p_all_or_nothing boolean default true, p_lock text[] default null)
 returns table (idx integer, outcome text, current_version bigint, first_version bigint, last_position bigint)
 language plpgsql volatile as $$
 declare
@@ -35,6 +52,9 @@ declare
   v_have bigint;
   v_count integer;
 begin
+  if p_lock is not null then
+    perform lock_streams(p_lock);
+  end if;
   select array_agg(distinct e.value ->> 'streamId') into v_ids from jsonb_array_elements(p_appends) e;
   -- max(version) per stream: one backward index probe each (no scan of long streams).
   select coalesce(jsonb_object_agg(s.id, (select max(ev.version) from events ev where ev.stream_id = s.id)), '{}'::jsonb)

@@ -13,6 +13,7 @@ import { WorkflowTask } from '../core/dag';
 jest.setTimeout(90_000);
 
 let tdb: TestDatabase;
+const executorLog: string[] = [];
 let rt: ReturnType<typeof createSagaRuntime>;
 const tenantId = 'gc-tenant';
 
@@ -32,7 +33,7 @@ const handlers = registerBuiltinHandlers(new TaskHandlerRegistry()).register('ga
 
 beforeAll(async () => {
   tdb = await createTestDatabase({ poolSize: 8 });
-  rt = createSagaRuntime(tdb.pool, { pollIntervalMs: 50, concurrency: 100, handlers });
+  rt = createSagaRuntime(tdb.pool, { pollIntervalMs: 50, concurrency: 100, handlers, log: (message) => executorLog.push(message) });
   await rt.executor.startWorker();
 });
 afterAll(async () => {
@@ -184,6 +185,30 @@ describe('group commit', () => {
       expect(state.status).toBe('COMPLETED');
     } finally {
       await slow.executor.stopWorker();
+    }
+  });
+
+  it('an operator is never overtaken by a saga whose steps commit back to back: every cancel gets through', async () => {
+    await rt.executor.startWorker(); // (the previous test stopped it)
+    const chain = Array.from({ length: 300 }, (_, i) => ({ id: `s${i}`, handler: 'noop', dependsOn: i ? [`s${i - 1}`] : [], retry: NO_RETRY }));
+    const sagas = await startAll(12, chain);
+    await waitFor(async () => {
+      const { rows } = await tdb.pool.query(`select count(*)::int as n from events where stream_id = any($1::text[]) and type = 'StepSucceeded'`, [
+        sagas.map((id) => `saga-${id}`),
+      ]);
+      return rows[0].n >= 12 * 20;
+    }, 'the chains to be under way');
+    executorLog.length = 0;
+    const outcomes = await Promise.allSettled(sagas.map((id) => rt.executor.cancel(id, tenantId, 'ops@example.com', 'stop the chain')));
+    // Each cancel won on its first attempt: the saga's lock keeps workers out between its read and its append.
+    expect(executorLog.filter((m) => /lost a version race/.test(m))).toEqual([]);
+    const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [String((o.reason as Error).message)] : []));
+    // Only a saga that already finished may refuse (SAGA_NOT_RUNNING); none may lose a race.
+    expect(refused.filter((m) => !/is COMPLETED, not RUNNING/.test(m))).toEqual([]);
+    for (const [i, id] of sagas.entries()) {
+      if (outcomes[i].status === 'rejected') continue;
+      const state = await waitForStatus(rt.executor, id, 'COMPENSATED');
+      expect(state.cancelRequested).toMatchObject({ actor: 'ops@example.com' });
     }
   });
 });

@@ -31,6 +31,7 @@ import {
   renewLeases,
   applyWorkChanges,
   appendWithWorkChanges,
+  lockStreams,
   WorkChanges,
 } from './postgres/saga-work';
 
@@ -178,7 +179,7 @@ export class SagaExecutor {
   private readonly leaseMs: number;
   private readonly random: () => number;
   private readonly active = new Map<string, Promise<void>>();
-  private readonly shutdown = new AbortController();
+  private shutdown = new AbortController();
   private stopped = true;
   private loop?: Promise<void>;
   private heartbeat?: NodeJS.Timeout;
@@ -279,17 +280,31 @@ export class SagaExecutor {
     return this.operatorCommand(sagaId, tenantId, { type: 'CancelSaga', data: { actor, reason, at: new Date() } });
   }
 
+  /**
+   * An operator's command: the saga's lock, then its state, the decision and the append, in one
+   * transaction. Workers take the same lock before their version check, so a saga that moves on
+   * every few milliseconds cannot overtake the operator between the read and the append (the
+   * worker's next transition conflicts instead, and it reloads).
+   */
   private async operatorCommand(sagaId: string, tenantId: string, command: SagaCommand): Promise<SagaState> {
     for (let attempt = 0; ; attempt++) {
-      const loaded = await this.load(sagaId);
-      if (!loaded || loaded.state.tenantId !== tenantId) throw new SagaError('SAGA_NOT_FOUND', `saga ${sagaId} not found`);
-      const events = decide(command, loaded.state);
       try {
-        const result = await this.commitTransition({ sagaId, tenantId, loaded, events, metadata: { actor: (command.data as { actor?: string }).actor } });
+        const { t, result } = await this.transaction(async (client) => {
+          await lockStreams(client, [sagaStreamId(sagaId)]);
+          const loaded = await this.load(sagaId, client);
+          if (!loaded || loaded.state.tenantId !== tenantId) throw new SagaError('SAGA_NOT_FOUND', `saga ${sagaId} not found`);
+          const t: Transition = { sagaId, tenantId, loaded, events: decide(command, loaded.state), metadata: { actor: (command.data as { actor?: string }).actor } };
+          return { t, result: await this.writeTransition(client, t) };
+        });
+        if (t.events.length) {
+          this.store.notifyAppended();
+          this.settle(t, result);
+        }
         await this.notifyWork();
         return result.state;
       } catch (err) {
         if (!isEventStoreError(err, 'WRONG_EXPECTED_VERSION') || attempt >= 10) throw err;
+        this.log('operator command lost a version race; deciding again', { sagaId, command: command.type, attempt });
         // A worker's transition took the version first. A saga whose steps commit back to back
         // could win every immediate retry: wait a short, growing, random time before deciding again.
         await delay(5 + this.random() * 20 * (attempt + 1));
@@ -422,48 +437,58 @@ export class SagaExecutor {
     });
   }
 
-  /** One transition in its own transaction (or one atomic append when that is all it needs). */
+  /** One transition in its own transaction. */
   private async commitAlone(t: Transition): Promise<Committed> {
-    const append = this.sagaAppend(t);
-    let state = t.loaded.state;
-    for (const e of t.events) state = evolve(state, e);
-    const change = this.workChange(state, t.held);
-    if (!change && !t.record && !t.commands?.length && !t.start && !this.options.inTransaction && t.events.length) {
-      // Only the saga's events to write (e.g. StepStarted): one atomic append, no transaction.
-      const result = await this.store.appendToStream(append.streamId, append.events, append);
-      return this.settle(t, this.committed(t, append, result));
-    }
+    const result = await this.transaction((client) => this.writeTransition(client, t));
+    if (!t.events.length) return result;
+    this.store.notifyAppended();
+    return this.settle(t, result);
+  }
+
+  /** Runs `fn` in a transaction on a connection of its own. */
+  private async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
       await client.query('begin');
-      if (t.record) await t.record(client);
-      if (t.commands?.length) {
-        const dispatcher = this.commandsOf(t);
-        for (const env of t.commands) await dispatcher.dispatch({ ...env, tx: client });
-      }
-      let result: Committed = { ...t.loaded, recorded: [] };
-      if (t.events.length) {
-        // A conflict on the saga stream means another decision won: the whole transaction is
-        // retried from a fresh load, so no savepoint is needed.
-        const appended = await this.store.appendToStream(append.streamId, append.events, { ...append, tx: client, savepoint: false });
-        result = this.committed(t, append, appended);
-        await applyWorkChanges(client, {
-          schedule: change && 'dueAt' in change ? [{ sagaId: t.sagaId, tenantId: t.tenantId, sagaType: state.sagaType, dueAt: change.dueAt }] : [],
-          remove: change && 'remove' in change ? [t.sagaId] : [],
-          notify: t.start ? SAGA_WORK_CHANNEL : undefined,
-        });
-        if (this.options.inTransaction) await this.options.inTransaction(client, result.recorded);
-      }
+      const result = await fn(client);
       await client.query('commit');
-      if (!t.events.length) return result;
-      this.store.notifyAppended();
-      return this.settle(t, result);
+      return result;
     } catch (err) {
       await client.query('rollback').catch(() => undefined);
       throw err;
     } finally {
       client.release();
     }
+  }
+
+  /**
+   * Writes a transition inside `client`'s transaction: the saga stream's lock first (every writer
+   * of a saga stream takes it: see lockStreams), then the domain effects, the saga's events and
+   * the pending-work change.
+   */
+  private async writeTransition(client: PoolClient, t: Transition): Promise<Committed> {
+    await lockStreams(client, [sagaStreamId(t.sagaId)]);
+    if (t.record) await t.record(client);
+    if (t.commands?.length) {
+      const dispatcher = this.commandsOf(t);
+      for (const env of t.commands) await dispatcher.dispatch({ ...env, tx: client });
+    }
+    if (!t.events.length) return { ...t.loaded, recorded: [] };
+    const append = this.sagaAppend(t);
+    let state = t.loaded.state;
+    for (const e of t.events) state = evolve(state, e);
+    const change = this.workChange(state, t.held);
+    // A conflict on the saga stream means another decision won: the whole transaction is retried
+    // from a fresh load, so no savepoint is needed.
+    const appended = await this.store.appendToStream(append.streamId, append.events, { ...append, tx: client, savepoint: false });
+    const result = this.committed(t, append, appended, state);
+    await applyWorkChanges(client, {
+      schedule: change && 'dueAt' in change ? [{ sagaId: t.sagaId, tenantId: t.tenantId, sagaType: state.sagaType, dueAt: change.dueAt }] : [],
+      remove: change && 'remove' in change ? [t.sagaId] : [],
+      notify: t.start ? SAGA_WORK_CHANNEL : undefined,
+    });
+    if (this.options.inTransaction) await this.options.inTransaction(client, result.recorded);
+    return result;
   }
 
   /** Starts group commits while transitions wait and fewer than `maxInFlight` are running. */
@@ -540,7 +565,12 @@ export class SagaExecutor {
       changes.remove.sort();
       let results: AppendResult[];
       try {
-        results = await appendWithWorkChanges(client, this.store.streamsAppendCall(appends), changes);
+        results = await appendWithWorkChanges(
+          client,
+          this.store.streamsAppendCall(appends),
+          changes,
+          members.map((q) => sagaStreamId(q.t.sagaId)),
+        );
       } catch (err) {
         if (!isEventStoreError(err, 'WRONG_EXPECTED_VERSION')) throw err;
         if (hook) await client.query('rollback');
@@ -607,6 +637,11 @@ export class SagaExecutor {
     if (!this.stopped) return;
     this.stopped = false;
     this.pause.reset();
+    if (this.shutdown.signal.aborted) {
+      // Started again after stopWorker(): a fresh signal (the old one stays aborted).
+      this.shutdown = new AbortController();
+      setMaxListeners(0, this.shutdown.signal);
+    }
     if (this.options.listen !== false) await this.listen();
     this.heartbeat = setInterval(() => {
       renewLeases(this.pool, this.workerId, [...this.active.keys()], this.leaseMs).catch((err) =>
