@@ -1,39 +1,24 @@
 import { randomUUID } from 'crypto';
-import { createTestDatabase, TestDatabase } from '@app/database';
 import { NewEvent, PostgresEventStore, StreamAppend, Upcaster } from '@app/event-store';
-import { describeError, event, events, newStream, rejectionOf, storedEvents } from '../testing/append-fixtures';
+import { describeError, event, events, newStream, rejectionOf, useStoreDatabase } from '../testing/append-fixtures';
 import { openConnections, waitUntilReadable } from '../testing/wait-for';
 
 jest.setTimeout(60_000);
 
 const tenantId = 'tenant-multi';
 
-let tdb: TestDatabase;
-let store: PostgresEventStore;
-
-beforeAll(async () => {
-  // 20 multi-appends race in one test: each needs its own connection.
-  tdb = await createTestDatabase({ poolSize: 30 });
-  store = new PostgresEventStore(tdb.pool);
-});
-
-afterAll(async () => {
-  await tdb?.drop();
-});
-
-const stored = () => storedEvents(tdb.pool);
-const storedVersions = (streamId: string) => stored().versions(streamId);
-const storedEventIds = (streamId: string) => stored().eventIds(streamId);
-const countStored = (eventIds: string[]) => stored().countIds(eventIds);
+// 20 multi-appends race in one test: each needs its own connection.
+const db = useStoreDatabase({ poolSize: 30 });
+const { storedVersions, storedEventIds, countStored } = db;
 const idsOf = (list: NewEvent[]) => list.map((e) => e.eventId!);
 
 async function countInStreams(streamIds: string[]): Promise<number> {
-  const { rows } = await tdb.pool.query('select count(*)::int as n from events where stream_id = any($1::text[])', [streamIds]);
+  const { rows } = await db.tdb.pool.query('select count(*)::int as n from events where stream_id = any($1::text[])', [streamIds]);
   return rows[0].n;
 }
 
 async function totalEvents(): Promise<number> {
-  const { rows } = await tdb.pool.query('select count(*)::int as n from events');
+  const { rows } = await db.tdb.pool.query('select count(*)::int as n from events');
   return rows[0].n;
 }
 
@@ -50,7 +35,7 @@ describe('appendToStreams: several streams in one call', () => {
     const bEvents = [{ ...event(10), type: 'InvoiceIssued', schemaVersion: 2, metadata: { actor: 'bob' } }];
     const cEvents = events(3, 20);
 
-    const results = await store.appendToStreams([
+    const results = await db.store.appendToStreams([
       { streamId: a, tenantId, expectedVersion: 'no_stream', events: aEvents, metadata: { correlationId: 'corr-a' } },
       { streamId: b, tenantId: 'tenant-other', expectedVersion: -1, events: bEvents },
       { streamId: c, tenantId, events: cEvents },
@@ -65,9 +50,9 @@ describe('appendToStreams: several streams in one call', () => {
     // The results' positions are those of each entry's last event.
     expectStrictlyIncreasing(results.map((r) => r.globalPosition));
 
-    const ra = await store.readStream(a);
-    const rb = await store.readStream(b);
-    const rc = await store.readStream(c);
+    const ra = await db.store.readStream(a);
+    const rb = await db.store.readStream(b);
+    const rc = await db.store.readStream(c);
     expect(ra.version).toBe(1);
     expect(rb.version).toBe(0);
     expect(rc.version).toBe(2);
@@ -105,7 +90,7 @@ describe('appendToStreams: several streams in one call', () => {
     expect(rc.events[2].globalPosition).toBe(results[2].globalPosition);
 
     // The tenant column follows each entry's tenant.
-    const { rows } = await tdb.pool.query('select distinct stream_id, tenant_id from events where stream_id = any($1::text[])', [[a, b, c]]);
+    const { rows } = await db.tdb.pool.query('select distinct stream_id, tenant_id from events where stream_id = any($1::text[])', [[a, b, c]]);
     expect(new Map(rows.map((r) => [r.stream_id, r.tenant_id]))).toEqual(
       new Map([
         [a, tenantId],
@@ -119,10 +104,10 @@ describe('appendToStreams: several streams in one call', () => {
     const a = newStream();
     const b = newStream();
     const c = newStream();
-    await store.appendToStream(a, events(3), { tenantId });
-    await store.appendToStream(b, events(1), { tenantId });
+    await db.store.appendToStream(a, events(3), { tenantId });
+    await db.store.appendToStream(b, events(1), { tenantId });
 
-    const results = await store.appendToStreams([
+    const results = await db.store.appendToStreams([
       { streamId: a, tenantId, expectedVersion: 2, events: events(2) },
       { streamId: b, tenantId, expectedVersion: 'stream_exists', events: events(1) },
       { streamId: c, tenantId, expectedVersion: 'no_stream', events: events(1) },
@@ -143,11 +128,11 @@ describe('appendToStreams: several streams in one call', () => {
   it('two entries for the same stream chain: the second expects the version the first leaves', async () => {
     const streamId = newStream();
     const other = newStream();
-    await store.appendToStream(streamId, events(1), { tenantId });
+    await db.store.appendToStream(streamId, events(1), { tenantId });
     const first = events(2, 1);
     const second = events(3, 3);
 
-    const results = await store.appendToStreams([
+    const results = await db.store.appendToStreams([
       { streamId, tenantId, expectedVersion: 0, events: first },
       { streamId: other, tenantId, expectedVersion: 'no_stream', events: events(1) },
       { streamId, tenantId, expectedVersion: 2, events: second },
@@ -158,14 +143,14 @@ describe('appendToStreams: several streams in one call', () => {
     expect(results[2]).toMatchObject({ streamId, firstVersion: 3, nextExpectedVersion: 5 });
     expect(await storedVersions(streamId)).toEqual([0, 1, 2, 3, 4, 5]);
     expect((await storedEventIds(streamId)).slice(1)).toEqual([...idsOf(first), ...idsOf(second)]);
-    const read = await store.readStream(streamId);
+    const read = await db.store.readStream(streamId);
     expect(read.events.slice(1).map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }, { n: 5 }]);
     expectStrictlyIncreasing(read.events.map((e) => e.globalPosition));
   });
 
   it('two entries for one new stream chain from no_stream to its first version', async () => {
     const streamId = newStream();
-    const results = await store.appendToStreams([
+    const results = await db.store.appendToStreams([
       { streamId, tenantId, expectedVersion: 'no_stream', events: events(1) },
       { streamId, tenantId, expectedVersion: 0, events: events(1, 1) },
       { streamId, tenantId, expectedVersion: 'stream_exists', events: events(1, 2) },
@@ -175,18 +160,18 @@ describe('appendToStreams: several streams in one call', () => {
       [1, 1],
       [2, 2],
     ]);
-    expect((await store.readStream(streamId)).events.map((e) => e.data)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
+    expect((await db.store.readStream(streamId)).events.map((e) => e.data)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
   });
 
   it('an empty appends array returns [] and writes nothing', async () => {
     const before = await totalEvents();
-    expect(await store.appendToStreams([])).toEqual([]);
+    expect(await db.store.appendToStreams([])).toEqual([]);
     expect(await totalEvents()).toBe(before);
   });
 
   it('reports each entry to onAppended with its own event count', async () => {
     const seen: [string, number][] = [];
-    const observed = new PostgresEventStore(tdb.pool, { onAppended: (r, count) => seen.push([r.streamId, count]) });
+    const observed = new PostgresEventStore(db.tdb.pool, { onAppended: (r, count) => seen.push([r.streamId, count]) });
     const a = newStream();
     const b = newStream();
     await observed.appendToStreams([
@@ -201,11 +186,11 @@ describe('appendToStreams: several streams in one call', () => {
 
   it('streamsAppendCall: run inside a statement of the caller, results are reported to onAppended and errors mapped', async () => {
     const seen: [string, number][] = [];
-    const observed = new PostgresEventStore(tdb.pool, { onAppended: (r, count) => seen.push([r.streamId, count]) });
+    const observed = new PostgresEventStore(db.tdb.pool, { onAppended: (r, count) => seen.push([r.streamId, count]) });
     const a = newStream();
     const call = observed.streamsAppendCall([{ streamId: a, tenantId, expectedVersion: 'no_stream', events: events(2) }]);
     // The caller's own statement: here with a second, unrelated output column.
-    const { rows } = await tdb.pool.query(
+    const { rows } = await db.tdb.pool.query(
       'with appended as (select * from append_to_streams($1::jsonb)) select a.*, 42 as extra from appended a order by idx',
       [call.payload],
     );
@@ -214,7 +199,7 @@ describe('appendToStreams: several streams in one call', () => {
     expect(await storedVersions(a)).toEqual([0, 1]);
 
     const again = observed.streamsAppendCall([{ streamId: a, tenantId, expectedVersion: 'no_stream', events: events(1) }]);
-    const failure = await tdb.pool.query('select * from append_to_streams($1::jsonb)', [again.payload]).catch((err) => again.error(err));
+    const failure = await db.tdb.pool.query('select * from append_to_streams($1::jsonb)', [again.payload]).catch((err) => again.error(err));
     expect(describeError(failure)).toEqual({
       code: 'WRONG_EXPECTED_VERSION',
       details: expect.objectContaining({ streamId: a, expectedVersion: 'no_stream', actualVersion: 1 }),
@@ -227,13 +212,13 @@ describe('appendToStreams: all or nothing', () => {
   async function failingLast(last: (existing: string) => StreamAppend) {
     const fresh = newStream();
     const existing = newStream();
-    await store.appendToStream(existing, events(3), { tenantId });
+    await db.store.appendToStream(existing, events(3), { tenantId });
     const freshEvents = events(2);
     const existingEvents = events(1, 3);
     const lastEntry = last(existing);
     const before = await totalEvents();
     const err = await rejectionOf(
-      store.appendToStreams([
+      db.store.appendToStreams([
         { streamId: fresh, tenantId, expectedVersion: 'no_stream', events: freshEvents },
         { streamId: existing, tenantId, expectedVersion: 2, events: existingEvents },
         lastEntry,
@@ -248,7 +233,7 @@ describe('appendToStreams: all or nothing', () => {
 
   it('a wrong exact version in the last entry throws WRONG_EXPECTED_VERSION and writes nothing', async () => {
     const target = newStream();
-    await store.appendToStream(target, events(2), { tenantId });
+    await db.store.appendToStream(target, events(2), { tenantId });
     const { err } = await failingLast(() => ({ streamId: target, tenantId, expectedVersion: 0, events: events(1) }));
     expect(err.code).toBe('WRONG_EXPECTED_VERSION');
     expect(err.details).toEqual({ streamId: target, expectedVersion: 0, actualVersion: 1 });
@@ -257,7 +242,7 @@ describe('appendToStreams: all or nothing', () => {
 
   it('an exact version ahead of the stream in the last entry throws WRONG_EXPECTED_VERSION and writes nothing', async () => {
     const target = newStream();
-    await store.appendToStream(target, events(2), { tenantId });
+    await db.store.appendToStream(target, events(2), { tenantId });
     const { err } = await failingLast(() => ({ streamId: target, tenantId, expectedVersion: 7, events: events(1) }));
     expect(err.code).toBe('WRONG_EXPECTED_VERSION');
     expect(err.details).toEqual({ streamId: target, expectedVersion: 7, actualVersion: 1 });
@@ -273,7 +258,7 @@ describe('appendToStreams: all or nothing', () => {
 
   it('no_stream on an existing stream in the last entry throws WRONG_EXPECTED_VERSION and writes nothing', async () => {
     const target = newStream();
-    await store.appendToStream(target, events(4), { tenantId });
+    await db.store.appendToStream(target, events(4), { tenantId });
     const { err } = await failingLast(() => ({ streamId: target, tenantId, expectedVersion: 'no_stream', events: events(1) }));
     expect(err.code).toBe('WRONG_EXPECTED_VERSION');
     expect(err.details).toEqual({ streamId: target, expectedVersion: 'no_stream', actualVersion: 3 });
@@ -298,11 +283,11 @@ describe('appendToStreams: all or nothing', () => {
 
   it('a conflict in the first entry names the first entry stream and writes nothing of the later ones', async () => {
     const target = newStream();
-    await store.appendToStream(target, events(1), { tenantId });
+    await db.store.appendToStream(target, events(1), { tenantId });
     const later = newStream();
     const laterEvents = events(2);
     const err = await rejectionOf(
-      store.appendToStreams([
+      db.store.appendToStreams([
         { streamId: target, tenantId, expectedVersion: 'no_stream', events: events(1) },
         { streamId: later, tenantId, expectedVersion: 'no_stream', events: laterEvents },
       ]),
@@ -317,14 +302,14 @@ describe('appendToStreams: invalid input and duplicate event ids', () => {
   it('an event id already stored is DUPLICATE_EVENT_ID and nothing of the call is written', async () => {
     const original = event(1);
     const owner = newStream();
-    await store.appendToStream(owner, [original], { tenantId });
+    await db.store.appendToStream(owner, [original], { tenantId });
     const a = newStream();
     const b = newStream();
     const aEvents = events(2);
     const before = await totalEvents();
 
     const err = await rejectionOf(
-      store.appendToStreams([
+      db.store.appendToStreams([
         { streamId: a, tenantId, events: aEvents },
         { streamId: b, tenantId, events: [event(5), { ...original, data: { n: 99 } }] },
       ]),
@@ -335,17 +320,17 @@ describe('appendToStreams: invalid input and duplicate event ids', () => {
     expect(await countInStreams([a, b])).toBe(0);
     expect(await totalEvents()).toBe(before);
     // The stored event is untouched.
-    expect((await store.readStream(owner)).events.map((e) => e.data)).toEqual([{ n: 1 }]);
+    expect((await db.store.readStream(owner)).events.map((e) => e.data)).toEqual([{ n: 1 }]);
   });
 
   it('an exact re-send of an already stored append is not a replay: DUPLICATE_EVENT_ID with any, WRONG_EXPECTED_VERSION with its version', async () => {
     const streamId = newStream();
     const batch = events(2);
-    await store.appendToStreams([{ streamId, tenantId, expectedVersion: 'no_stream', events: batch }]);
+    await db.store.appendToStreams([{ streamId, tenantId, expectedVersion: 'no_stream', events: batch }]);
 
-    const withAny = await rejectionOf(store.appendToStreams([{ streamId, tenantId, events: batch }]));
+    const withAny = await rejectionOf(db.store.appendToStreams([{ streamId, tenantId, events: batch }]));
     expect(withAny.code).toBe('DUPLICATE_EVENT_ID');
-    const withVersion = await rejectionOf(store.appendToStreams([{ streamId, tenantId, expectedVersion: 'no_stream', events: batch }]));
+    const withVersion = await rejectionOf(db.store.appendToStreams([{ streamId, tenantId, expectedVersion: 'no_stream', events: batch }]));
     expect(withVersion.code).toBe('WRONG_EXPECTED_VERSION');
     expect(withVersion.details).toEqual({ streamId, expectedVersion: 'no_stream', actualVersion: 1 });
     expect(await storedEventIds(streamId)).toEqual(idsOf(batch));
@@ -355,10 +340,10 @@ describe('appendToStreams: invalid input and duplicate event ids', () => {
     const a = newStream();
     const b = newStream();
     const dup = randomUUID();
-    const within = await rejectionOf(store.appendToStreams([{ streamId: a, tenantId, events: [event(1, dup), event(2, dup)] }]));
+    const within = await rejectionOf(db.store.appendToStreams([{ streamId: a, tenantId, events: [event(1, dup), event(2, dup)] }]));
     expect(within.code).toBe('INVALID_APPEND');
     const across = await rejectionOf(
-      store.appendToStreams([
+      db.store.appendToStreams([
         { streamId: a, tenantId, events: [event(1, dup)] },
         { streamId: b, tenantId, events: [event(2, dup)] },
       ]),
@@ -372,7 +357,7 @@ describe('appendToStreams: invalid input and duplicate event ids', () => {
     const a = newStream();
     const b = newStream();
     const err = await rejectionOf(
-      store.appendToStreams([
+      db.store.appendToStreams([
         { streamId: a, tenantId, events: events(1) },
         { streamId: b, tenantId, events: [] },
       ]),
@@ -383,10 +368,10 @@ describe('appendToStreams: invalid input and duplicate event ids', () => {
 
   it('an event without a type or an unknown expected version is INVALID_APPEND', async () => {
     const a = newStream();
-    const noType = await rejectionOf(store.appendToStreams([{ streamId: a, tenantId, events: [{ type: '', data: {} }] }]));
+    const noType = await rejectionOf(db.store.appendToStreams([{ streamId: a, tenantId, events: [{ type: '', data: {} }] }]));
     expect(noType.code).toBe('INVALID_APPEND');
     const badExpected = await rejectionOf(
-      store.appendToStreams([{ streamId: a, tenantId, expectedVersion: 'whatever' as never, events: events(1) }]),
+      db.store.appendToStreams([{ streamId: a, tenantId, expectedVersion: 'whatever' as never, events: events(1) }]),
     );
     expect(badExpected.code).toBe('INVALID_APPEND');
     expect(await countInStreams([a])).toBe(0);
@@ -394,7 +379,7 @@ describe('appendToStreams: invalid input and duplicate event ids', () => {
 
   it('more than 1000 events in one entry is INVALID_APPEND', async () => {
     const a = newStream();
-    const err = await rejectionOf(store.appendToStreams([{ streamId: a, tenantId, events: events(1001) }]));
+    const err = await rejectionOf(db.store.appendToStreams([{ streamId: a, tenantId, events: events(1001) }]));
     expect(err.code).toBe('INVALID_APPEND');
     expect(await countInStreams([a])).toBe(0);
   });
@@ -402,7 +387,7 @@ describe('appendToStreams: invalid input and duplicate event ids', () => {
   it('events without ids get generated, distinct ids', async () => {
     const a = newStream();
     const b = newStream();
-    await store.appendToStreams([
+    await db.store.appendToStreams([
       { streamId: a, tenantId, events: [{ type: 'T', data: { n: 1 } }, { type: 'T', data: { n: 2 } }] },
       { streamId: b, tenantId, events: [{ type: 'T', data: { n: 3 } }] },
     ]);
@@ -419,8 +404,8 @@ describe('appendToStreams: inside a transaction', () => {
     const aEvents = events(2);
     const bEvents = events(1);
 
-    const results = await store.transaction(async (tx) => {
-      const r = await store.appendToStreams(
+    const results = await db.store.transaction(async (tx) => {
+      const r = await db.store.appendToStreams(
         [
           { streamId: a, tenantId, expectedVersion: 'no_stream', events: aEvents },
           { streamId: b, tenantId, expectedVersion: 'no_stream', events: bEvents },
@@ -429,7 +414,7 @@ describe('appendToStreams: inside a transaction', () => {
       );
       // Not visible outside before the commit.
       expect(await countInStreams([a, b])).toBe(0);
-      const inside = await store.readStreams([a, b], { tx });
+      const inside = await db.store.readStreams([a, b], { tx });
       expect(inside.get(a)?.map((e) => e.eventId)).toEqual(idsOf(aEvents));
       expect(inside.get(b)?.map((e) => e.eventId)).toEqual(idsOf(bEvents));
       return r;
@@ -447,8 +432,8 @@ describe('appendToStreams: inside a transaction', () => {
     const a = newStream();
     const b = newStream();
     await expect(
-      store.transaction(async (tx) => {
-        await store.appendToStreams(
+      db.store.transaction(async (tx) => {
+        await db.store.appendToStreams(
           [
             { streamId: a, tenantId, events: events(2) },
             { streamId: b, tenantId, events: events(1) },
@@ -465,12 +450,12 @@ describe('appendToStreams: inside a transaction', () => {
     const single = newStream();
     const a = newStream();
     const taken = newStream();
-    await store.appendToStream(taken, events(1), { tenantId });
+    await db.store.appendToStream(taken, events(1), { tenantId });
 
     const err = await rejectionOf(
-      store.transaction(async (tx) => {
-        await store.appendToStream(single, events(1), { tenantId, tx });
-        return store.appendToStreams(
+      db.store.transaction(async (tx) => {
+        await db.store.appendToStream(single, events(1), { tenantId, tx });
+        return db.store.appendToStreams(
           [
             { streamId: a, tenantId, events: events(1) },
             { streamId: taken, tenantId, expectedVersion: 'no_stream', events: events(1) },
@@ -487,9 +472,9 @@ describe('appendToStreams: inside a transaction', () => {
 
   it('sees the versions appendToStream left earlier in the same transaction', async () => {
     const streamId = newStream();
-    const results = await store.transaction(async (tx) => {
-      await store.appendToStream(streamId, events(2), { tenantId, expectedVersion: 'no_stream', tx });
-      return store.appendToStreams([{ streamId, tenantId, expectedVersion: 1, events: events(1, 2) }], { tx });
+    const results = await db.store.transaction(async (tx) => {
+      await db.store.appendToStream(streamId, events(2), { tenantId, expectedVersion: 'no_stream', tx });
+      return db.store.appendToStreams([{ streamId, tenantId, expectedVersion: 1, events: events(1, 2) }], { tx });
     });
     expect(results[0]).toMatchObject({ firstVersion: 2, nextExpectedVersion: 2 });
     expect(await storedVersions(streamId)).toEqual([0, 1, 2]);
@@ -502,13 +487,13 @@ describe('appendToStreams: inside a transaction', () => {
     const s4 = newStream();
     const s5 = newStream();
     const order: string[] = [];
-    await store.transaction(async (tx) => {
+    await db.store.transaction(async (tx) => {
       const e1 = events(2);
-      await store.appendToStream(s1, e1, { tenantId, tx });
+      await db.store.appendToStream(s1, e1, { tenantId, tx });
       order.push(...idsOf(e1));
       const e2 = events(1);
       const e3 = events(3);
-      await store.appendToStreams(
+      await db.store.appendToStreams(
         [
           { streamId: s2, tenantId, events: e2 },
           { streamId: s3, tenantId, events: e3 },
@@ -517,11 +502,11 @@ describe('appendToStreams: inside a transaction', () => {
       );
       order.push(...idsOf(e2), ...idsOf(e3));
       const e4 = events(1);
-      await store.appendToStream(s4, e4, { tenantId, tx });
+      await db.store.appendToStream(s4, e4, { tenantId, tx });
       order.push(...idsOf(e4));
       const e5 = events(2);
       const e1b = events(1);
-      await store.appendToStreams(
+      await db.store.appendToStreams(
         [
           { streamId: s5, tenantId, events: e5 },
           { streamId: s1, tenantId, expectedVersion: 1, events: e1b },
@@ -531,7 +516,7 @@ describe('appendToStreams: inside a transaction', () => {
       order.push(...idsOf(e5), ...idsOf(e1b));
     });
 
-    const { rows } = await tdb.pool.query<{ event_id: string; global_position: number }>(
+    const { rows } = await db.tdb.pool.query<{ event_id: string; global_position: number }>(
       'select event_id, global_position from events where stream_id = any($1::text[]) order by global_position',
       [[s1, s2, s3, s4, s5]],
     );
@@ -546,8 +531,8 @@ describe('appendToStreams: inside a transaction', () => {
   it('a transaction appending after another committed one gets higher positions', async () => {
     const s1 = newStream();
     const s2 = newStream();
-    const [r1] = await store.appendToStreams([{ streamId: s1, tenantId, events: events(1) }]);
-    const [r2] = await store.transaction((tx) => store.appendToStreams([{ streamId: s2, tenantId, events: events(1) }], { tx }));
+    const [r1] = await db.store.appendToStreams([{ streamId: s1, tenantId, events: events(1) }]);
+    const [r2] = await db.store.transaction((tx) => db.store.appendToStreams([{ streamId: s2, tenantId, events: events(1) }], { tx }));
     expect(r2.globalPosition).toBeGreaterThan(r1.globalPosition);
   });
 });
@@ -555,17 +540,17 @@ describe('appendToStreams: inside a transaction', () => {
 describe('appendToStreams: concurrency', () => {
   it('of 20 concurrent calls with the same expected version on a shared stream exactly one wins; losers write nothing', async () => {
     const shared = newStream('shared');
-    await store.appendToStream(shared, events(2), { tenantId, expectedVersion: 'no_stream' });
+    await db.store.appendToStream(shared, events(2), { tenantId, expectedVersion: 'no_stream' });
     const calls = Array.from({ length: 20 }, () => ({
       privateStream: newStream('private'),
       privateEvents: events(2),
       sharedEvents: events(1),
     }));
-    await openConnections(tdb.pool, 20);
+    await openConnections(db.tdb.pool, 20);
 
     const outcomes = await Promise.allSettled(
       calls.map((c) =>
-        store.appendToStreams([
+        db.store.appendToStreams([
           // The private stream first: a loser has already inserted its events when it conflicts.
           { streamId: c.privateStream, tenantId, expectedVersion: 'no_stream', events: c.privateEvents },
           { streamId: shared, tenantId, expectedVersion: 1, events: c.sharedEvents },
@@ -600,23 +585,23 @@ describe('appendToStreams: concurrency', () => {
 
   it('20 concurrent calls appending with `any` to one stream all succeed, with gapless versions; no pooled connection is lost', async () => {
     const shared = newStream('any');
-    await store.appendToStream(shared, events(1), { tenantId, expectedVersion: 'no_stream' });
-    await openConnections(tdb.pool, 20);
-    const before = tdb.pool.totalCount;
+    await db.store.appendToStream(shared, events(1), { tenantId, expectedVersion: 'no_stream' });
+    await openConnections(db.tdb.pool, 20);
+    const before = db.tdb.pool.totalCount;
     const outcomes = await Promise.allSettled(
-      Array.from({ length: 20 }, () => store.appendToStreams([{ streamId: shared, tenantId, expectedVersion: 'any', events: events(1) }])),
+      Array.from({ length: 20 }, () => db.store.appendToStreams([{ streamId: shared, tenantId, expectedVersion: 'any', events: events(1) }])),
     );
     expect(outcomes.flatMap((o) => (o.status === 'rejected' ? [describeError(o.reason)] : []))).toEqual([]);
     expect(await storedVersions(shared)).toEqual(Array.from({ length: 21 }, (_, i) => i));
-    expect(tdb.pool.totalCount).toBeGreaterThanOrEqual(before); // (a wake-up NOTIFY may open one more)
+    expect(db.tdb.pool.totalCount).toBeGreaterThanOrEqual(before); // (a wake-up NOTIFY may open one more)
   });
 
   it('concurrent calls on disjoint streams all succeed', async () => {
     const calls = Array.from({ length: 10 }, () => [newStream(), newStream()]);
-    await openConnections(tdb.pool, 10);
+    await openConnections(db.tdb.pool, 10);
     const outcomes = await Promise.allSettled(
       calls.map(([a, b]) =>
-        store.appendToStreams([
+        db.store.appendToStreams([
           { streamId: a, tenantId, expectedVersion: 'no_stream', events: events(1) },
           { streamId: b, tenantId, expectedVersion: 'no_stream', events: events(2) },
         ]),
@@ -629,20 +614,20 @@ describe('appendToStreams: concurrency', () => {
 
 describe('appendToStreams and readAll', () => {
   it('readAll returns the events of a multi-append in position order, entry after entry', async () => {
-    const head = await store.headPosition();
+    const head = await db.store.headPosition();
     const a = newStream('order');
     const b = newStream('invoice');
     const aEvents = events(2);
     const bEvents = events(3);
     const aMore = events(1, 2);
-    const results = await store.appendToStreams([
+    const results = await db.store.appendToStreams([
       { streamId: a, tenantId, events: aEvents },
       { streamId: b, tenantId: 'tenant-readall', events: bEvents },
       { streamId: a, tenantId, expectedVersion: 1, events: aMore },
     ]);
-    await waitUntilReadable(store, results[2].globalPosition);
+    await waitUntilReadable(db.store, results[2].globalPosition);
 
-    const { events: read, lastPosition } = await store.readAll({ after: head });
+    const { events: read, lastPosition } = await db.store.readAll({ after: head });
     expect(read.map((e) => e.eventId)).toEqual([...idsOf(aEvents), ...idsOf(bEvents), ...idsOf(aMore)]);
     expect(read.map((e) => [e.streamId, e.version])).toEqual([
       [a, 0],
@@ -657,8 +642,8 @@ describe('appendToStreams and readAll', () => {
     expect(read[4].globalPosition).toBe(results[1].globalPosition);
 
     // Filters apply to the multi-append's events like to any others.
-    expect((await store.readAll({ after: head, category: 'invoice' })).events.map((e) => e.eventId)).toEqual(idsOf(bEvents));
-    expect((await store.readAll({ after: head, tenantId: 'tenant-readall' })).events.map((e) => e.eventId)).toEqual(idsOf(bEvents));
+    expect((await db.store.readAll({ after: head, category: 'invoice' })).events.map((e) => e.eventId)).toEqual(idsOf(bEvents));
+    expect((await db.store.readAll({ after: head, tenantId: 'tenant-readall' })).events.map((e) => e.eventId)).toEqual(idsOf(bEvents));
   });
 });
 
@@ -668,15 +653,15 @@ describe('readStreams', () => {
     const b = newStream();
     const missing = newStream();
     // Interleaved appends: per-stream order is by version, not by position.
-    await store.appendToStream(a, events(2), { tenantId });
-    await store.appendToStream(b, events(1, 10), { tenantId });
-    await store.appendToStream(a, events(1, 2), { tenantId });
-    await store.appendToStreams([
+    await db.store.appendToStream(a, events(2), { tenantId });
+    await db.store.appendToStream(b, events(1, 10), { tenantId });
+    await db.store.appendToStream(a, events(1, 2), { tenantId });
+    await db.store.appendToStreams([
       { streamId: b, tenantId, events: events(2, 11) },
       { streamId: a, tenantId, events: events(1, 3) },
     ]);
 
-    const read = await store.readStreams([b, missing, a]);
+    const read = await db.store.readStreams([b, missing, a]);
     expect([...read.keys()].sort()).toEqual([a, b].sort());
     expect(read.has(missing)).toBe(false);
     expect(read.get(a)!.map((e) => [e.version, e.data])).toEqual([
@@ -691,35 +676,35 @@ describe('readStreams', () => {
       [2, { n: 12 }],
     ]);
     // Same events, same fields as readStream.
-    expect(read.get(a)).toEqual((await store.readStream(a)).events);
-    expect(read.get(b)).toEqual((await store.readStream(b)).events);
+    expect(read.get(a)).toEqual((await db.store.readStream(a)).events);
+    expect(read.get(b)).toEqual((await db.store.readStream(b)).events);
   });
 
   it('duplicate ids in the input read each stream once', async () => {
     const a = newStream();
     const b = newStream();
-    await store.appendToStreams([
+    await db.store.appendToStreams([
       { streamId: a, tenantId, events: events(2) },
       { streamId: b, tenantId, events: events(1) },
     ]);
-    const read = await store.readStreams([a, a, b, a]);
+    const read = await db.store.readStreams([a, a, b, a]);
     expect(read.size).toBe(2);
     expect(read.get(a)!.map((e) => e.version)).toEqual([0, 1]);
     expect(read.get(b)!.map((e) => e.version)).toEqual([0]);
   });
 
   it('an empty input reads an empty map; only missing streams read an empty map', async () => {
-    const empty = await store.readStreams([]);
+    const empty = await db.store.readStreams([]);
     expect(empty).toBeInstanceOf(Map);
     expect(empty.size).toBe(0);
-    expect((await store.readStreams([newStream(), newStream()])).size).toBe(0);
+    expect((await db.store.readStreams([newStream(), newStream()])).size).toBe(0);
   });
 
   it('does not match other streams by prefix', async () => {
     const a = newStream();
-    await store.appendToStream(`${a}-child`, events(1), { tenantId });
-    await store.appendToStream(a, events(1), { tenantId });
-    const read = await store.readStreams([a]);
+    await db.store.appendToStream(`${a}-child`, events(1), { tenantId });
+    await db.store.appendToStream(a, events(1), { tenantId });
+    const read = await db.store.readStreams([a]);
     expect([...read.keys()]).toEqual([a]);
     expect(read.get(a)).toHaveLength(1);
   });
@@ -734,10 +719,10 @@ describe('readStreams', () => {
         return { first, last: rest.join(' ') };
       },
     };
-    const upcasting = new PostgresEventStore(tdb.pool, { upcasters: [splitName] });
+    const upcasting = new PostgresEventStore(db.tdb.pool, { upcasters: [splitName] });
     const a = newStream('person');
     const b = newStream('person');
-    await store.appendToStreams([
+    await db.store.appendToStreams([
       {
         streamId: a,
         tenantId,
@@ -758,6 +743,6 @@ describe('readStreams', () => {
     ]);
     expect(read.get(b)!.map((e) => [e.schemaVersion, e.data])).toEqual([[2, { first: 'alan', last: 'turing' }]]);
     // A store without upcasters reads what was stored.
-    expect((await store.readStreams([b])).get(b)!.map((e) => [e.schemaVersion, e.data])).toEqual([[1, { name: 'alan turing' }]]);
+    expect((await db.store.readStreams([b])).get(b)!.map((e) => [e.schemaVersion, e.data])).toEqual([[1, { name: 'alan turing' }]]);
   });
 });

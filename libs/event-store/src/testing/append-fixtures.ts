@@ -1,6 +1,8 @@
 /** Fixtures and checks shared by the append integration specs (not part of the public API). */
 import { randomUUID } from 'crypto';
 import { Pool } from 'pg';
+import { createTestDatabase, TestDatabase } from '@app/database';
+import { PostgresEventStore } from '../postgres/postgres-event-store';
 import { EventStoreError } from '../event-store.errors';
 import { NewEvent } from '../event-store.types';
 
@@ -41,4 +43,25 @@ export function storedEvents(pool: Pool) {
       return rows[0].n;
     },
   };
+}
+
+/**
+ * A fresh database and a store on it for a spec file (created before its tests, dropped after),
+ * with direct reads of the `events` table.
+ */
+export function useStoreDatabase(options: { poolSize?: number } = {}) {
+  const db = {} as { tdb: TestDatabase; store: PostgresEventStore };
+  beforeAll(async () => {
+    db.tdb = await createTestDatabase(options);
+    db.store = new PostgresEventStore(db.tdb.pool);
+  });
+  afterAll(async () => {
+    await db.tdb?.drop();
+  });
+  const stored = () => storedEvents(db.tdb.pool);
+  return Object.assign(db, {
+    storedVersions: (streamId: string) => stored().versions(streamId),
+    storedEventIds: (streamId: string) => stored().eventIds(streamId),
+    countStored: (eventIds: string[]) => stored().countIds(eventIds),
+  });
 }
