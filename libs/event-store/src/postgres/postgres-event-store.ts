@@ -14,7 +14,7 @@ import {
   Upcaster,
 } from '../event-store.types';
 import { UpcasterRegistry } from '../upcasters';
-import { appendToStream } from './append-to-stream';
+import { appendPayload, appendToStream, expectedKind } from './append-to-stream';
 import { readAll, readHeadPosition } from './read-all';
 import { readStream, readStreams } from './read-stream';
 import { appendToStreams, streamsAppendCall, StreamsAppendCall } from './append-to-streams';
@@ -85,7 +85,8 @@ export class PostgresEventStore implements EventStore {
   /** An append outside a transaction, written with the others that are waiting (group commit). */
   private grouped(streamId: string, events: NewEvent[], options: AppendOptions): Promise<AppendResult> {
     // Invalid input fails now, alone (and never reaches a group).
-    streamsAppendCall([{ ...options, streamId, events }]);
+    appendPayload(events, options, new Set<string>());
+    expectedKind(options.expectedVersion ?? 'any');
     return new Promise<AppendResult>((resolve, reject) => {
       this.pending.push({ streamId, events, options, append: { ...options, streamId, events }, resolve, reject });
       this.pumpAppends();

@@ -289,7 +289,7 @@ export class SagaExecutor {
   private async operatorCommand(sagaId: string, tenantId: string, command: SagaCommand): Promise<SagaState> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const { t, result } = await this.transaction(async (client) => {
+        const { t, result } = await this.store.transaction(async (client) => {
           await lockStreams(client, [sagaStreamId(sagaId)]);
           const loaded = await this.load(sagaId, client);
           if (!loaded || loaded.state.tenantId !== tenantId) throw new SagaError('SAGA_NOT_FOUND', `saga ${sagaId} not found`);
@@ -439,26 +439,10 @@ export class SagaExecutor {
 
   /** One transition in its own transaction. */
   private async commitAlone(t: Transition): Promise<Committed> {
-    const result = await this.transaction((client) => this.writeTransition(client, t));
+    const result = await this.store.transaction((client) => this.writeTransition(client, t));
     if (!t.events.length) return result;
     this.store.notifyAppended();
     return this.settle(t, result);
-  }
-
-  /** Runs `fn` in a transaction on a connection of its own. */
-  private async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      const result = await fn(client);
-      await client.query('commit');
-      return result;
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
   }
 
   /**
