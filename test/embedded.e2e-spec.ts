@@ -1,21 +1,11 @@
-import { ChildProcess, spawn } from 'child_process';
 import { mkdtempSync, rmSync } from 'fs';
-import { AddressInfo, createServer } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import request from 'supertest';
 import { bearer, eventually } from './support/e2e-app';
+import { PlatformProcess } from './support/spawn-platform';
 
 jest.setTimeout(180_000);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * `npm start` as a newcomer runs it: no DATABASE_URL, no REDIS_URL, no ADMIN_API_KEY. The process
@@ -24,33 +14,24 @@ async function freePort(): Promise<number> {
  */
 describe('npm start on the embedded default (PGlite)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'saga-embedded-'));
-  let child: ChildProcess;
+  let platform: PlatformProcess | undefined;
   let base: string;
   let adminKey: string;
   let output = '';
 
   beforeAll(async () => {
-    const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
-    delete env.DATABASE_URL;
-    delete env.REDIS_URL;
-    delete env.ADMIN_API_KEY;
-    child = spawn(process.execPath, ['-r', '@swc-node/register', 'apps/api/src/main.ts'], { cwd: join(__dirname, '..'), env });
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    base = `http://127.0.0.1:${port}`;
-    await eventually(async () => /listening on/.test(output) || (child.exitCode !== null && Promise.reject(new Error(output))), 150_000, 200);
-    adminKey = /(sk_admin_\S+)/.exec(output)![1];
+    platform = await PlatformProcess.start(dataDir, 150_000);
+    base = platform.base;
+    adminKey = platform.adminKey;
+    output = platform.output;
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+    try {
+      await platform?.stop();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
-    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('prints where it listens and the admin key, and runs the tour', async () => {

@@ -1,6 +1,8 @@
 import 'reflect-metadata';
+import { exitOnConfigError } from '@app/platform';
 import { createApp } from './bootstrap/create-app';
 import { prepareRuntime } from './bootstrap/runtime';
+import { stopOnSignals } from './bootstrap/shutdown';
 
 /**
  * `npm start`: api + worker in one process (embedded PostgreSQL when DATABASE_URL is unset,
@@ -9,37 +11,39 @@ import { prepareRuntime } from './bootstrap/runtime';
 async function main(): Promise<void> {
   const apiOnly = process.argv.includes('--api-only');
   const runtime = await prepareRuntime({ role: apiOnly ? 'api' : 'all' });
-  const app = await createApp(runtime.config);
-  const port = Number(process.env.PORT ?? 3000);
-  const host = process.env.HOST ?? '0.0.0.0';
+  // From here on a signal stops everything that started, the embedded database last.
+  let app: Awaited<ReturnType<typeof createApp>> | undefined;
+  stopOnSignals(
+    async () => {
+      await app?.close();
+      await runtime.embedded?.stop();
+    },
+    { timeoutMs: runtime.shutdownTimeoutMs, name: apiOnly ? 'saga-platform api' : 'saga-platform' },
+  );
+  app = await createApp(runtime.config);
+  const { port, host } = runtime.listen;
   await app.listen(port, host);
 
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+  const dataDir = runtime.embedded?.dataDir;
   const lines = [
     '',
     `Saga Platform ${apiOnly ? 'API' : 'API + worker'} listening on ${base}`,
-    `  database: ${runtime.embedded ? `embedded PostgreSQL (PGlite, data in .data/pglite)` : redact(runtime.config.databaseUrl)}`,
+    `  database: ${dataDir ? `embedded PostgreSQL (PGlite), data in ${dataDir}` : redact(runtime.config.databaseUrl)}`,
     `  message bus: ${runtime.config.redisUrl ? `Redis ${redact(runtime.config.redisUrl)}` : 'in-memory (single process)'}`,
     `  docs: ${base}/docs`,
   ];
   if (runtime.generatedAdminKey) {
-    lines.push(`  admin api key (kept in .data/admin-api-key; set ADMIN_API_KEY to choose your own):`, `    ${runtime.generatedAdminKey}`);
+    lines.push(`  admin api key (kept in ${runtime.adminKeyFile}; set ADMIN_API_KEY to choose your own):`, `    ${runtime.generatedAdminKey}`);
   }
   lines.push(
     '',
-    'Try:',
+    'Try (in another terminal):',
     `  curl -s -X POST ${base}/v1/tenants -H "Authorization: Bearer ${runtime.generatedAdminKey ?? '$ADMIN_API_KEY'}" \\`,
     `    -H 'Content-Type: application/json' -d '{"id":"acme","name":"Acme","quota":{"cpuMillis":4000,"memoryMb":8192},"allowedPermissions":["read","write"]}'`,
     '',
   );
   console.log(lines.join('\n'));
-
-  const stop = async () => {
-    await app.close();
-    await runtime.embedded?.stop();
-  };
-  process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
-  process.once('SIGINT', () => void stop().then(() => process.exit(0)));
 }
 
 function redact(url: string): string {
@@ -53,6 +57,9 @@ function redact(url: string): string {
 }
 
 main().catch((err) => {
-  console.error(err instanceof Error ? err.stack : err);
+  exitOnConfigError(err);
+  // Refusals meant for people are one line; anything else is a bug or an outage, with its stack.
+  if ((err as { code?: string })?.code === 'DATA_DIR_IN_USE') console.error(`saga-platform: ${(err as Error).message}`);
+  else console.error(err instanceof Error ? err.stack : err);
   process.exit(1);
 });

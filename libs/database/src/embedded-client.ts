@@ -10,11 +10,30 @@ import { Client, ClientConfig } from 'pg';
  */
 class SessionToken {
   private holder?: object;
+  private holderStatement = '';
   private readonly waiters: (() => void)[] = [];
 
-  async acquire(owner: object): Promise<void> {
-    while (this.holder !== undefined && this.holder !== owner) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  /**
+   * A caller that waits for the session while it holds it through another connection (a read on the
+   * pool inside an open transaction) waits forever: such a wait is reported, naming the statement
+   * that holds the session, instead of staying silent.
+   */
+  async acquire(owner: object, statement: string): Promise<void> {
+    if (this.holder !== undefined && this.holder !== owner) {
+      const report = setTimeout(() => {
+        process.emitWarning(
+          `embedded PostgreSQL: a statement has waited ${STALL_REPORT_MS / 1000} s for the session, held by a connection whose last statement was: ${this.holderStatement.slice(0, 200)}`,
+        );
+      }, STALL_REPORT_MS);
+      report.unref();
+      try {
+        while (this.holder !== undefined && this.holder !== owner) await new Promise<void>((resolve) => this.waiters.push(resolve));
+      } finally {
+        clearTimeout(report);
+      }
+    }
     this.holder = owner;
+    this.holderStatement = statement;
   }
 
   release(owner: object): void {
@@ -25,6 +44,7 @@ class SessionToken {
 }
 
 const tokens = new Map<string, SessionToken>();
+const STALL_REPORT_MS = 10_000;
 
 export function embeddedClientClass(url: string): typeof Client {
   const key = new URL(url).host;
@@ -48,7 +68,8 @@ export function embeddedClientClass(url: string): typeof Client {
       const unnamed = config && typeof config === 'object' && 'name' in config ? { ...config, name: undefined } : config;
       const callback = typeof rest[rest.length - 1] === 'function' ? rest.pop() : undefined;
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const run = token.acquire(this).then(() => (super.query as any)(unnamed, ...rest));
+      const statement = typeof config === 'string' ? config : typeof config?.text === 'string' ? config.text : '';
+      const run = token.acquire(this, statement).then(() => (super.query as any)(unnamed, ...rest));
       if (!callback) return run;
       run.then(
         (result: unknown) => callback(null, result),

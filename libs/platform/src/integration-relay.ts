@@ -52,9 +52,11 @@ export function integrationRelay(bus: MessageBus, store: EventStore): Projection
     }, { ifEpoch });
   };
 
-  const republishBefore = async (position: number, epoch: string) => {
+  // Reads through the batch's own transaction: on the embedded PGlite every connection shares one
+  // session, so a read on another pooled connection would wait for this transaction forever.
+  const republishBefore = async (position: number, epoch: string, tx: ProjectionContext['tx']) => {
     for (let after = 0; ; ) {
-      const page = await store.readAll({ after, limit: 1000, category: 'saga' });
+      const page = await store.readAll({ after, limit: 1000, category: 'saga', tx });
       const older = page.events.filter((e) => e.globalPosition < position);
       for (const e of older) if (PUBLIC_SAGA_EVENTS[e.type]) await publish(e, epoch);
       if (older.length < page.events.length || page.events.length < 1000) return;
@@ -84,7 +86,7 @@ export function integrationRelay(bus: MessageBus, store: EventStore): Projection
       // Every publish is checked against this epoch atomically: if the broker loses its data in
       // the middle of the batch, the rest is refused, the batch fails, and the retry republishes
       // everything before it first, so per saga the first deliveries stay in order.
-      if (known !== null && known !== epoch) await republishBefore(events[0].globalPosition, epoch);
+      if (known !== null && known !== epoch) await republishBefore(events[0].globalPosition, epoch, tx);
       for (const e of events) await publish(e, epoch);
       if (known !== epoch) await storeEpoch(tx, epoch);
     },
@@ -96,7 +98,7 @@ export function integrationRelay(bus: MessageBus, store: EventStore): Projection
       const epoch = await bus.epoch();
       const known = await knownEpoch(tx);
       if (known === epoch) return;
-      if (known !== null) await republishBefore(position + 1, epoch);
+      if (known !== null) await republishBefore(position + 1, epoch, tx);
       await storeEpoch(tx, epoch);
     },
   };

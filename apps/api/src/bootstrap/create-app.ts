@@ -20,7 +20,6 @@ export async function createApp(config: PlatformConfig, options: { logger?: bool
   app.useBodyParser('json', { limit: '1mb', type: ['application/json', 'application/*+json'] });
   app.useGlobalInterceptors(new JsonDepthInterceptor());
   app.useGlobalPipes(createValidationPipe());
-  app.enableShutdownHooks();
   app.set('trust proxy', false);
   app.disable('x-powered-by');
 
