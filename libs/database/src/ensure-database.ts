@@ -4,7 +4,9 @@ import { databaseName, withDatabase } from './database.config';
 /** Creates the database named in `url` when it does not exist yet (safe under concurrent callers). */
 export async function ensureDatabase(url: string): Promise<void> {
   const name = databaseName(url);
-  const admin = new Client({ connectionString: withDatabase(url, 'postgres') });
+  // Time limits: a silent server (a partition at start-up) must fail this, so that the caller retries.
+  const admin = new Client({ connectionString: withDatabase(url, 'postgres'), connectionTimeoutMillis: 5000, query_timeout: 30_000 });
+  admin.on('error', () => undefined); // a connection lost mid-call fails the call itself
   await admin.connect();
   try {
     const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [name]);

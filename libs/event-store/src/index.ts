@@ -21,4 +21,4 @@ export {
   PreparedGroup,
   prepareAll,
 } from './aggregate-repository';
-export { WakeableSleep } from './wakeable-sleep';
+export { WakeableSleep, failureBackoffMs } from './wakeable-sleep';

@@ -52,3 +52,13 @@ export class WakeableSleep {
     });
   }
 }
+
+/**
+ * The pause after the `failures`-th failure in a row of a polling loop (the database away, a
+ * handler failing): 100 ms doubling, with jitter so that many loops do not retry in step, capped so
+ * that a loop is back within `capMs` of the database's return.
+ */
+export function failureBackoffMs(failures: number, capMs = 5000): number {
+  const base = Math.min(capMs, 100 * 2 ** Math.min(Math.max(failures, 1) - 1, 16));
+  return Math.round(base * (0.75 + Math.random() * 0.25));
+}

@@ -8,6 +8,8 @@ export interface PlatformConfig {
   /** Embedded PGlite: one session, so one worker and polling. */
   embedded: boolean;
   poolSize: number;
+  /** Database time limits (absent: the defaults of `DEFAULT_DB_TIMEOUTS`). */
+  db?: Partial<DbTimeouts>;
   worker: {
     enabled: boolean;
     concurrency: number;
@@ -17,6 +19,33 @@ export interface PlatformConfig {
   projections: { enabled: boolean; batchSize: number };
 }
 
+/**
+ * How long the platform waits on PostgreSQL. Requests must answer 503 within 5 s when the database
+ * is silent, so the API's pool is strict; the worker's transactions (group commits, projection
+ * batches, rebuild steps) do more per statement and get their own, longer limit.
+ */
+export interface DbTimeouts {
+  /** A new connection, and a wait for a free pooled one. */
+  connectTimeoutMs: number;
+  /** Per statement on the API's pool (server-side `statement_timeout`, and a client-side read timeout). */
+  statementTimeoutMs: number;
+  /** Per statement on the worker's pool. */
+  workerStatementTimeoutMs: number;
+  /** A session left idle inside a transaction is ended by the server after this. */
+  idleInTransactionTimeoutMs: number;
+}
+
+export const DEFAULT_DB_TIMEOUTS: DbTimeouts = {
+  connectTimeoutMs: 2000,
+  statementTimeoutMs: 3000,
+  workerStatementTimeoutMs: 30_000,
+  idleInTransactionTimeoutMs: 60_000,
+};
+
 export const PLATFORM_CONFIG = Symbol('PLATFORM_CONFIG');
 export const PG_POOL = Symbol('PG_POOL');
+/** The worker's pool, event store and executor (the API's own where the process runs no worker). */
+export const WORKER_PG_POOL = Symbol('WORKER_PG_POOL');
+export const WORKER_EVENT_STORE = Symbol('WORKER_EVENT_STORE');
+export const WORKER_SAGA_EXECUTOR = Symbol('WORKER_SAGA_EXECUTOR');
 export const DOMAIN_COMMANDS = Symbol('DOMAIN_COMMANDS');

@@ -1,12 +1,13 @@
-import { Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'pg';
-import { EVENT_STORE, EventStore } from '@app/event-store';
+import { EventStore } from '@app/event-store';
 import { MESSAGE_BUS, MessageBus, Subscription } from '@app/messaging';
 import { ProjectionRunner, platformProjections } from '@app/projections';
 import { SagaExecutor } from '@app/sagas';
 import { integrationRelay } from './integration-relay';
+import { loopLogger } from './logging/loop-logger';
 import { EVENTS_WAKE_CHANNEL, WORK_WAKE_CHANNEL } from './wakeups';
-import { PG_POOL, PLATFORM_CONFIG, PlatformConfig } from './platform.config';
+import { PLATFORM_CONFIG, PlatformConfig, WORKER_EVENT_STORE, WORKER_PG_POOL, WORKER_SAGA_EXECUTOR } from './platform.config';
 
 /** The platform's read models, run by the worker. */
 @Injectable()
@@ -14,8 +15,8 @@ export class PlatformProjections {
   readonly runner: ProjectionRunner;
 
   constructor(
-    @Inject(PG_POOL) pool: Pool,
-    @Inject(EVENT_STORE) store: EventStore,
+    @Inject(WORKER_PG_POOL) pool: Pool,
+    @Inject(WORKER_EVENT_STORE) store: EventStore,
     @Inject(PLATFORM_CONFIG) config: PlatformConfig,
     @Inject(MESSAGE_BUS) bus: MessageBus,
   ) {
@@ -23,6 +24,7 @@ export class PlatformProjections {
       batchSize: config.projections.batchSize,
       listen: !config.embedded,
       pollIntervalMs: 100,
+      log: loopLogger('Projections'),
     });
   }
 }
@@ -34,9 +36,10 @@ export class PlatformProjections {
 @Injectable()
 export class WorkerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly subscriptions: Subscription[] = [];
+  private readonly logger = new Logger('Worker');
 
   constructor(
-    private readonly executor: SagaExecutor,
+    @Inject(WORKER_SAGA_EXECUTOR) private readonly executor: SagaExecutor,
     private readonly projections: PlatformProjections,
     @Inject(PLATFORM_CONFIG) private readonly config: PlatformConfig,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
@@ -58,8 +61,10 @@ export class WorkerLifecycle implements OnApplicationBootstrap, OnApplicationShu
   async onApplicationShutdown(): Promise<void> {
     await Promise.all(this.subscriptions.map((s) => s.close().catch(() => undefined)));
     // Finish in-flight effects and give the leases back, so another worker takes over at once.
+    this.logger.log('worker stopping: finishing in-flight steps and releasing leases');
     await this.executor.stopWorker();
     await this.projections.runner.stop();
+    this.logger.log('worker stopped');
   }
 }
 

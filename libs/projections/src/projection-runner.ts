@@ -1,5 +1,5 @@
 import { Client, Pool, PoolClient } from 'pg';
-import { EventStore, RecordedEvent, EVENTS_CHANNEL, WakeableSleep } from '@app/event-store';
+import { EventStore, RecordedEvent, EVENTS_CHANNEL, failureBackoffMs, WakeableSleep } from '@app/event-store';
 import { ensureCheckpoint, markFailed, readCheckpoint, requestRebuild, setStatus, storeCheckpoint } from './checkpoints';
 import { Projection } from './projection';
 
@@ -43,8 +43,14 @@ export class ProjectionRunner {
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
-    for (const w of this.workers) await ensureCheckpoint(this.pool, w.projection.name);
-    await this.leaderSession().catch(() => undefined); // retried by the workers
+    // With the database away (a worker started before it, or losing it now) the checkpoints are
+    // made later by each projection's own loop, which retries with backoff: start never fails.
+    try {
+      for (const w of this.workers) await ensureCheckpoint(this.pool, w.projection.name);
+      await this.leaderSession();
+    } catch {
+      /* retried by the workers */
+    }
     this.workers.forEach((w) => w.start());
   }
 
@@ -181,8 +187,12 @@ class ProjectionWorker {
           await this.pause.sleep(this.options.leadershipRetryMs ?? 1000);
           continue;
         }
-        const cp = await readCheckpoint(this.pool, this.projection.name);
-        if (!cp) throw new Error(`no checkpoint row for ${this.projection.name}`);
+        let cp = await readCheckpoint(this.pool, this.projection.name);
+        if (!cp) {
+          await ensureCheckpoint(this.pool, this.projection.name);
+          cp = await readCheckpoint(this.pool, this.projection.name);
+          if (!cp) throw new Error(`no checkpoint row for ${this.projection.name}`);
+        }
         if (cp.rebuild_requested) {
           try {
             await this.rebuild();
@@ -208,7 +218,7 @@ class ProjectionWorker {
         this.log('projection batch failed', { error: (err as Error).message, attempt: failures });
         // A backoff that wake-ups cannot cut short: under load they would otherwise turn every
         // append into another attempt and push the delay to its cap within seconds.
-        await this.pause.sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)), { wakeable: false });
+        await this.pause.sleep(failureBackoffMs(failures), { wakeable: false });
       }
     }
   }

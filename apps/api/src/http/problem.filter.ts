@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { Response } from 'express';
+import { isDatabaseUnavailable } from '@app/database';
 import { isEventStoreError } from '@app/event-store';
 import { IdempotencyConflictError, SagaError, SagaInputError } from '@app/sagas';
 import { Problem, problem, ProblemException } from './problem';
@@ -21,16 +22,6 @@ const CODE_STATUS: Record<string, number> = {
   TENANT_EXISTS: 409,
   TENANT_NOT_FOUND: 404,
 };
-
-// PostgreSQL / network faults that mean "the database is not there right now".
-const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
-
-function isDatabaseUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  if (e?.code && UNAVAILABLE.has(e.code)) return true;
-  const m = e?.message ?? '';
-  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly/i.test(m);
-}
 
 /** Maps every error to application/problem+json with the status API.md assigns to it. */
 @Catch()

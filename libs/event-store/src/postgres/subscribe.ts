@@ -1,7 +1,7 @@
 import { Pool, PoolClient } from 'pg';
 import { ReadAllOptions, RecordedEvent } from '../event-store.types';
 import { readAll } from './read-all';
-import { WakeableSleep } from '../wakeable-sleep';
+import { failureBackoffMs, WakeableSleep } from '../wakeable-sleep';
 
 export const EVENTS_CHANNEL = 'saga_events';
 
@@ -80,7 +80,7 @@ export function subscribe(pool: Pool, options: SubscribeOptions): Subscription {
       } catch (err) {
         failures++;
         options.onError?.(err, failures);
-        await pause.sleep(Math.min(30_000, 100 * 2 ** Math.min(failures, 9)), { wakeable: false });
+        await pause.sleep(failureBackoffMs(failures, 30_000), { wakeable: false });
         continue;
       }
       if (batch.length < batchSize) {

@@ -4,6 +4,7 @@ import { hostname } from 'os';
 import { Pool, PoolClient } from 'pg';
 import {
   WakeableSleep,
+  failureBackoffMs,
   EventMetadata,
   EventStore,
   isEventStoreError,
@@ -706,7 +707,7 @@ export class SagaExecutor {
         } catch (err) {
           failures++;
           this.log('claiming work failed', { error: (err as Error).message });
-          await this.pause.sleep(Math.min(10_000, 100 * 2 ** Math.min(failures, 7)), { wakeable: false });
+          await this.pause.sleep(failureBackoffMs(failures), { wakeable: false });
           continue;
         }
       }
