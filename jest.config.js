@@ -19,6 +19,7 @@ const common = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: { '^@app/([a-z-]+)$': '<rootDir>/libs/$1/src' },
   testEnvironment: 'node',
+  setupFiles: ['<rootDir>/test/support/quiet-nest-logger.js'],
 };
 module.exports = {
   // Integration and e2e tests wait for sagas and projections on a shared 2-core machine.

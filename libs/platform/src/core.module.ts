@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, DynamicModule, Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { Pool } from 'pg';
 import { createPool } from '@app/database';
@@ -16,23 +16,42 @@ import {
 import { CommandBusDispatcher, ExecuteDomainCommandHandler } from './domain-commands.cqrs';
 import { LiveUpdates } from './live-updates';
 import { PlatformMetrics } from './metrics';
-import { DOMAIN_COMMANDS, PG_POOL, PLATFORM_CONFIG, PlatformConfig } from './platform.config';
+import { DEFAULT_DB_TIMEOUTS, DOMAIN_COMMANDS, PG_POOL, PLATFORM_CONFIG, PlatformConfig, WORKER_EVENT_STORE, WORKER_PG_POOL, WORKER_SAGA_EXECUTOR } from './platform.config';
+import { logSagaOutcomes } from './saga-outcome.log';
 import { EVENTS_WAKE_CHANNEL, WORK_WAKE_CHANNEL, Waker } from './wakeups';
+import { loopLogger } from './logging/loop-logger';
 
 @Injectable()
-class CoreLifecycle implements OnApplicationShutdown {
+class CoreLifecycle implements BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger('Shutdown');
+  private stoppingSince?: number;
+
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(WORKER_PG_POOL) private readonly workerPool: Pool,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     private readonly live: LiveUpdates,
   ) {}
+
+  // Before the HTTP server closes and the worker stops; CoreModule is global, so its
+  // onApplicationShutdown runs after every other module's: the first and the last line of a shutdown.
+  beforeApplicationShutdown(signal?: string): void {
+    this.stoppingSince = Date.now();
+    this.logger.log({ msg: `shutting down${signal ? ` on ${signal}` : ''}`, signal });
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.live.close().catch(() => undefined);
     await this.bus.close().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
+    if (this.workerPool !== this.pool) await this.workerPool.end().catch(() => undefined);
+    const ms = Date.now() - (this.stoppingSince ?? Date.now());
+    this.logger.log({ msg: `shut down in ${ms} ms`, ms });
   }
 }
+
+// A Nest Logger: it writes through whichever logger the app uses (pino in both processes).
+const sagaLogger = new Logger('Sagas');
 
 function recordSagaMetrics(metrics: PlatformMetrics, type: string, events: { type: string; data: unknown }[], state: SagaState): void {
   for (const e of events) {
@@ -79,20 +98,22 @@ export class CoreModule {
       providers: [
         { provide: PLATFORM_CONFIG, useValue: config },
         PlatformMetrics,
-        { provide: PG_POOL, useFactory: () => createPool(config.databaseUrl, { max: config.poolSize, embedded: config.embedded }) },
-        { provide: Waker, inject: [MESSAGE_BUS], useFactory: (bus: MessageBus) => new Waker(bus) },
+        { provide: PG_POOL, useFactory: () => createPool(config.databaseUrl, { max: config.poolSize, embedded: config.embedded, ...apiLimits(config) }) },
         {
-          provide: EVENT_STORE,
-          inject: [PG_POOL, PlatformMetrics, Waker],
-          useFactory: (pool: Pool, metrics: PlatformMetrics, waker: Waker) =>
-            new PostgresEventStore(pool, {
-              notify: true,
-              onAppended: (_r, n, ms) => {
-                metrics.appends.inc(n);
-                metrics.appendLatency.observe(ms / 1000);
-                waker.signal(EVENTS_WAKE_CHANNEL);
-              },
-            }),
+          // The worker's own pool, with the longer statement limit its transactions need; a process
+          // without a worker (api only) has none.
+          provide: WORKER_PG_POOL,
+          inject: [PG_POOL],
+          useFactory: (apiPool: Pool) =>
+            runsWorker(config) ? createPool(config.databaseUrl, { max: config.poolSize, embedded: config.embedded, ...workerLimits(config) }) : apiPool,
+        },
+        { provide: Waker, inject: [MESSAGE_BUS], useFactory: (bus: MessageBus) => new Waker(bus) },
+        { provide: EVENT_STORE, inject: [PG_POOL, PlatformMetrics, Waker], useFactory: eventStoreFactory },
+        {
+          provide: WORKER_EVENT_STORE,
+          inject: [WORKER_PG_POOL, PG_POOL, EVENT_STORE, PlatformMetrics, Waker],
+          useFactory: (workerPool: Pool, apiPool: Pool, apiStore: EventStore, metrics: PlatformMetrics, waker: Waker) =>
+            workerPool === apiPool ? apiStore : eventStoreFactory(workerPool, metrics, waker),
         },
         { provide: AggregateRepository, inject: [EVENT_STORE], useFactory: (store: EventStore) => new AggregateRepository(store) },
         { provide: DomainCommandExecutor, inject: [AggregateRepository], useFactory: (repo: AggregateRepository) => new DomainCommandExecutor(repo) },
@@ -109,29 +130,17 @@ export class CoreModule {
         },
         LiveUpdates,
         {
+          // Starts and operator commands of API requests (the API's strict pool); the worker's loop
+          // runs on WORKER_SAGA_EXECUTOR below.
           provide: SagaExecutor,
           inject: [PG_POOL, EVENT_STORE, CommandBusDispatcher, TaskHandlerRegistry, PlatformMetrics, LiveUpdates, Waker],
-          useFactory: (
-            pool: Pool,
-            store: EventStore,
-            commands: CommandBusDispatcher,
-            handlers: TaskHandlerRegistry,
-            metrics: PlatformMetrics,
-            live: LiveUpdates,
-            waker: Waker,
-          ) =>
-            new SagaExecutor(pool, store, [new AgentProvisioningSaga(commands, handlers), new TaskWorkflowSaga(commands, handlers)], {
-              concurrency: config.worker.concurrency,
-              pollIntervalMs: config.worker.pollIntervalMs,
-              leaseMs: config.worker.leaseMs,
-              listen: !config.embedded,
-              afterCommit: (events, state) => {
-                recordSagaMetrics(metrics, state.sagaType, events, state);
-                live.publish(events);
-                waker.signal(EVENTS_WAKE_CHANNEL);
-              },
-              onNewWork: () => waker.signal(WORK_WAKE_CHANNEL),
-            }),
+          useFactory: executorFactory,
+        },
+        {
+          provide: WORKER_SAGA_EXECUTOR,
+          inject: [SagaExecutor, PG_POOL, WORKER_PG_POOL, WORKER_EVENT_STORE, CommandBusDispatcher, TaskHandlerRegistry, PlatformMetrics, LiveUpdates, Waker],
+          useFactory: (apiExecutor: SagaExecutor, apiPool: Pool, ...deps: Parameters<typeof executorFactory>) =>
+            deps[0] === apiPool ? apiExecutor : executorFactory(...deps),
         },
         CoreLifecycle,
       ],
@@ -139,7 +148,9 @@ export class CoreModule {
         PLATFORM_CONFIG,
         PlatformMetrics,
         PG_POOL,
+        WORKER_PG_POOL,
         EVENT_STORE,
+        WORKER_EVENT_STORE,
         AggregateRepository,
         DomainCommandExecutor,
         CommandBusDispatcher,
@@ -148,7 +159,58 @@ export class CoreModule {
         MESSAGE_BUS,
         LiveUpdates,
         SagaExecutor,
+        WORKER_SAGA_EXECUTOR,
       ],
     };
+
+    function eventStoreFactory(pool: Pool, metrics: PlatformMetrics, waker: Waker): EventStore {
+      return new PostgresEventStore(pool, {
+        notify: true,
+        onAppended: (_r, n, ms) => {
+          metrics.appends.inc(n);
+          metrics.appendLatency.observe(ms / 1000);
+          waker.signal(EVENTS_WAKE_CHANNEL);
+        },
+      });
+    }
+
+    function executorFactory(
+      pool: Pool,
+      store: EventStore,
+      commands: CommandBusDispatcher,
+      handlers: TaskHandlerRegistry,
+      metrics: PlatformMetrics,
+      live: LiveUpdates,
+      waker: Waker,
+    ): SagaExecutor {
+      return new SagaExecutor(pool, store, [new AgentProvisioningSaga(commands, handlers), new TaskWorkflowSaga(commands, handlers)], {
+        concurrency: config.worker.concurrency,
+        pollIntervalMs: config.worker.pollIntervalMs,
+        leaseMs: config.worker.leaseMs,
+        listen: !config.embedded,
+        log: loopLogger('SagaExecutor'),
+        afterCommit: (events, state) => {
+          recordSagaMetrics(metrics, state.sagaType, events, state);
+          logSagaOutcomes(sagaLogger, state, events);
+          live.publish(events);
+          waker.signal(EVENTS_WAKE_CHANNEL);
+        },
+        onNewWork: () => waker.signal(WORK_WAKE_CHANNEL),
+      });
+    }
   }
+}
+
+function runsWorker(config: PlatformConfig): boolean {
+  return config.worker.enabled || config.projections.enabled;
+}
+
+function apiLimits(config: PlatformConfig) {
+  const t = { ...DEFAULT_DB_TIMEOUTS, ...config.db };
+  return { connectTimeoutMs: t.connectTimeoutMs, statementTimeoutMs: t.statementTimeoutMs, idleInTransactionTimeoutMs: t.idleInTransactionTimeoutMs };
+}
+
+function workerLimits(config: PlatformConfig) {
+  const t = { ...DEFAULT_DB_TIMEOUTS, ...config.db };
+  return { connectTimeoutMs: t.connectTimeoutMs, statementTimeoutMs: t.workerStatementTimeoutMs, idleInTransactionTimeoutMs: t.idleInTransactionTimeoutMs };
 }

@@ -6,3 +6,8 @@ export { LiveUpdates } from './live-updates';
 export { CommandBusDispatcher, ExecuteDomainCommand } from './domain-commands.cqrs';
 export { integrationRelay, INTEGRATION_TOPIC, PUBLIC_SAGA_EVENTS, RELAY_NAME } from './integration-relay';
 export { Waker, WORK_WAKE_CHANNEL, EVENTS_WAKE_CHANNEL } from './wakeups';
+export { ConfigError, exitOnConfigError } from './config/config-error';
+export { envSchema, parseEnv, LOG_LEVELS } from './config/env.schema';
+export type { Env, LogLevel } from './config/env.schema';
+export { envConfigModule } from './config/env-config.module';
+export { platformLoggerModule } from './logging/platform-logger.module';
