@@ -1,5 +1,5 @@
-import { BeforeApplicationShutdown, Controller, Get, Headers, Inject, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { BeforeApplicationShutdown, Controller, Get, Headers, Inject, Optional, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Response } from 'express';
 import { EVENT_STORE, EventStore, RecordedEvent } from '@app/event-store';
 import { LiveUpdates } from '@app/platform';
@@ -14,8 +14,10 @@ const TERMINAL_STATUSES = new Set(['COMPLETED', 'COMPENSATED', 'COMPENSATION_FAI
 const PAGE = 1000;
 /** Fallback when a wake-up is lost (another process without a shared bus, a dropped message). */
 const POLL_MS = 500;
-/** A comment line now and then keeps proxies from closing an idle stream. */
+/** A comment line after this long without a write keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
+/** Overrides HEARTBEAT_MS (tests provide it, so they need not wait 15 s); unset in the application. */
+export const LIVE_HEARTBEAT_MS = Symbol('LIVE_HEARTBEAT_MS');
 
 function sseFrame(e: RecordedEvent): string {
   return `id: ${e.version}\nevent: ${e.type}\ndata: ${JSON.stringify(toEventDto(e))}\n\n`;
@@ -25,26 +27,38 @@ function sseFrame(e: RecordedEvent): string {
  * `GET /v1/sagas/{sagaId}/live`: Server-Sent Events, one per saga event, the history first. The
  * saga's stream is the source: every wake-up (LiveUpdates, or the polling fallback) re-reads it
  * from the last version sent, so a lost signal delays an event but never loses or reorders one.
- * The response ends after a terminal event, when the client goes away, or at shutdown.
+ * The response ends after a terminal event, when the client goes away, or at shutdown. An
+ * EventSource reconnects after every end, so a reconnect whose Last-Event-ID is at or past the
+ * terminal event answers 204 (no body), which makes it stop. A saga in COMPENSATION_FAILED that an
+ * operator has retried or skipped since is no longer terminal: such a reconnect streams what followed.
  */
 @ApiTags('sagas')
 @ApiBearerAuth()
 @Controller('v1/sagas')
 export class SagaLiveController implements BeforeApplicationShutdown {
   private readonly open = new Set<() => void>();
+  private readonly heartbeatMs: number;
 
   constructor(
     private readonly sagas: SagasService,
     private readonly live: LiveUpdates,
     @Inject(EVENT_STORE) private readonly store: EventStore,
-  ) {}
+    @Optional() @Inject(LIVE_HEARTBEAT_MS) heartbeatMs?: number,
+  ) {
+    this.heartbeatMs = heartbeatMs ?? HEARTBEAT_MS;
+  }
 
   @Get(':sagaId/live')
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'resume after this saga version (sent as the `id:` of each event)' })
   @ApiOkResponse({
-    description: 'text/event-stream: `event: <type>`, `data: <event JSON>` per saga event; ends after COMPLETED, COMPENSATED or COMPENSATION_FAILED',
+    description:
+      'text/event-stream: `id: <version>`, `event: <type>`, `data: <event JSON>` per saga event, the history first; a `: keep-alive` comment after 15 s without one; ends after COMPLETED, COMPENSATED or COMPENSATION_FAILED',
     content: { 'text/event-stream': { schema: { type: 'string', example: 'id: 0\nevent: SagaStarted\ndata: {"eventId":"…","type":"SagaStarted",…}\n\n' } } },
+  })
+  @ApiNoContentResponse({
+    description:
+      'Last-Event-ID is at or past the terminal event (COMPLETED, COMPENSATED, or COMPENSATION_FAILED that no operator has retried or skipped since): nothing more will come, and EventSource clients stop reconnecting',
   })
   @ApiNotFoundResponse({ description: "unknown saga, or another tenant's" })
   async stream(
@@ -59,6 +73,13 @@ export class SagaLiveController implements BeforeApplicationShutdown {
     const resumeAfter = lastEventId !== undefined && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : -1;
     let next = Math.min(resumeAfter, version) + 1;
     let lastType: string | undefined;
+
+    // Resumed at or after the terminal event (a terminal saga's last event is the terminal one:
+    // anything an operator appends takes it out of COMPENSATION_FAILED): nothing more will come.
+    if (next > version && TERMINAL_STATUSES.has(state.status)) {
+      res.status(204).end();
+      return;
+    }
 
     res.status(200);
     res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -98,6 +119,8 @@ export class SagaLiveController implements BeforeApplicationShutdown {
               next = e.version + 1;
               lastType = e.type;
             }
+            // The heartbeat is for idle streams: its interval starts again after each write.
+            if (page.events.length > 0) heartbeat.refresh();
           } while (page.events.length === PAGE);
           if (next > page.version && lastType !== undefined && TERMINAL_EVENTS.has(lastType)) return finish();
         } while (again && !closed);
@@ -108,14 +131,11 @@ export class SagaLiveController implements BeforeApplicationShutdown {
       }
     };
 
-    const unwatch = this.live.watch(sagaId, () => void pump());
+    const heartbeat = setInterval(() => !closed && res.write(': keep-alive\n\n'), this.heartbeatMs);
     const poll = setInterval(() => void pump(), POLL_MS);
-    const heartbeat = setInterval(() => !closed && res.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    const unwatch = this.live.watch(sagaId, () => void pump());
     this.open.add(finish);
     res.on('close', finish);
-
-    // Resumed after the terminal event: nothing more will come.
-    if (next > version && TERMINAL_STATUSES.has(state.status)) return finish();
     void pump();
   }
 
