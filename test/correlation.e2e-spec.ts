@@ -1,4 +1,5 @@
-import { bearer, E2eContext, eventually, startE2eApp } from './support/e2e-app';
+import { waitFor } from '@app/database';
+import { bearer, E2eContext, startE2eApp } from './support/e2e-app';
 
 jest.setTimeout(120_000);
 
@@ -31,7 +32,7 @@ describe('correlation ids', () => {
     expect(started.status).toBe(202);
     expect(started.headers['x-correlation-id']).toBe(correlationId);
     const { sagaId } = started.body;
-    await eventually(async () => (await ctx.http().get(`/v1/sagas/${sagaId}`).set(bearer(t.client))).body.status === 'COMPLETED');
+    await waitFor(async () => (await ctx.http().get(`/v1/sagas/${sagaId}`).set(bearer(t.client))).body.status === 'COMPLETED');
     const { rows } = await ctx.db.pool.query<{ stream_id: string; type: string; correlation: string | null; causation: string | null }>(
       `select stream_id, type, metadata->>'correlationId' as correlation, metadata->>'causationId' as causation
          from events

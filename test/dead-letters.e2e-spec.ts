@@ -1,5 +1,6 @@
 import { DeliveredMessage, MESSAGE_BUS, MessageBus, Subscription } from '@app/messaging';
-import { bearer, E2eContext, eventually, startE2eApp, TenantKeys } from './support/e2e-app';
+import { waitFor } from '@app/database';
+import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
 
 const TOPIC = 'e2e.dead';
 const PROBLEM = /application\/problem\+json/;
@@ -42,7 +43,7 @@ describe('dead letters', () => {
     await bus.publish(TOPIC, { id: 'm-2', key: 'b', payload: { tenantId: t.tenantId, n: 2 } });
     await bus.publish(TOPIC, { id: 'm-3', key: 'c', payload: { tenantId: other.tenantId, n: 3 } });
     await bus.publish(TOPIC, { id: 'm-4', key: 'd', payload: { n: 4 } });
-    await eventually(async () => (await list(ctx.adminKey)).body.items?.length === 4);
+    await waitFor(async () => (await list(ctx.adminKey)).body.items?.length === 4);
   });
   afterAll(async () => {
     await subscription?.close();
@@ -109,7 +110,7 @@ describe('dead letters', () => {
     const res = await ctx.http().post(`/v1/dead-letters/${mine.id}/replay`).set(bearer(t.operator));
     expect(res.status).toBe(202);
     expect(res.body).toEqual({ id: mine.id, topic: TOPIC });
-    await eventually(async () => handled.some((m) => m.id === 'm-1'));
+    await waitFor(async () => handled.some((m) => m.id === 'm-1'));
     expect(handled.find((m) => m.id === 'm-1')?.payload).toEqual({ tenantId: t.tenantId, n: 1 });
     expect((await list(t.operator)).body.items.map((d: Item) => d.message.id)).toEqual(['m-2']);
     // Replayed once: it is no longer a dead letter.
@@ -117,6 +118,6 @@ describe('dead letters', () => {
     // The admin key replays any tenant's, and messages of no tenant.
     const orphan = ((await list(ctx.adminKey)).body.items as Item[]).find((d) => d.message.id === 'm-4')!;
     expect((await ctx.http().post(`/v1/dead-letters/${orphan.id}/replay`).set(bearer(ctx.adminKey))).status).toBe(202);
-    await eventually(async () => handled.some((m) => m.id === 'm-4'));
+    await waitFor(async () => handled.some((m) => m.id === 'm-4'));
   });
 });

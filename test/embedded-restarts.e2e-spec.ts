@@ -3,7 +3,9 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import request from 'supertest';
 import { setTimeout as delay } from 'timers/promises';
-import { bearer, eventually } from './support/e2e-app';
+import { waitFor } from '@app/database';
+import { TERMINAL_SAGA_STATUSES } from '@app/sagas';
+import { bearer } from './support/e2e-app';
 import { PlatformProcess } from './support/spawn-platform';
 
 // Five starts with a 30 s readiness window each, plus five shorter starts: about four minutes in
@@ -20,7 +22,6 @@ const READY_ANSWER_MS = 3_000;
 const REFUSAL_MS = 20_000;
 /** No request of the tour may hang: a wedged process fails the test instead of stalling it. */
 const REQUEST_MS = 10_000;
-const TERMINAL = ['COMPLETED', 'COMPENSATED', 'COMPENSATION_FAILED'];
 
 /** The bodies of README.md "A 60-second tour". */
 const SUPPORT_BOT = {
@@ -73,10 +74,10 @@ async function readyContinuously(base: string, windowMs: number): Promise<void> 
 }
 
 async function finalStatus(base: string, key: string, sagaId: string): Promise<string> {
-  return eventually(async () => {
+  return waitFor(async () => {
     const res = await client(base, key).get(`/v1/sagas/${sagaId}`);
-    return TERMINAL.includes(res.body.status) ? (res.body.status as string) : undefined;
-  }, 60_000);
+    return TERMINAL_SAGA_STATUSES.includes(res.body.status) ? (res.body.status as string) : undefined;
+  }, { timeoutMs: 60_000 });
 }
 
 /** README "A 60-second tour": a tenant, an operator key, a provisioning that completes, one that compensates. */

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import request from 'supertest';
-import { bearer, eventually } from './support/e2e-app';
+import { waitFor } from '@app/database';
+import { bearer } from './support/e2e-app';
 import { PlatformProcess } from './support/spawn-platform';
 
 jest.setTimeout(180_000);
@@ -51,8 +52,8 @@ describe('npm start on the embedded default (PGlite)', () => {
     const ok = await http().post('/v1/sagas/agent-provisioning').set(bearer(key)).send(agent('bot', ['read']));
     const bad = await http().post('/v1/sagas/agent-provisioning').set(bearer(key)).send(agent('rogue', ['root']));
     expect([ok.status, bad.status]).toEqual([202, 202]);
-    await eventually(async () => (await http().get(`/v1/sagas/${ok.body.sagaId}`).set(bearer(key))).body.status === 'COMPLETED', 60_000);
-    await eventually(async () => (await http().get(`/v1/sagas/${bad.body.sagaId}`).set(bearer(key))).body.status === 'COMPENSATED', 60_000);
+    await waitFor(async () => (await http().get(`/v1/sagas/${ok.body.sagaId}`).set(bearer(key))).body.status === 'COMPLETED', { timeoutMs: 60_000 });
+    await waitFor(async () => (await http().get(`/v1/sagas/${bad.body.sagaId}`).set(bearer(key))).body.status === 'COMPENSATED', { timeoutMs: 60_000 });
     const log = await http().get(`/v1/sagas/${bad.body.sagaId}/compensations`).set(bearer(key));
     expect(log.body.entries.filter((e: { status: string }) => e.status === 'SUCCEEDED').map((e: { step: string }) => e.step)).toEqual([
       'reserve-resources',
@@ -61,10 +62,10 @@ describe('npm start on the embedded default (PGlite)', () => {
     const state = await http().get(`/v1/streams/saga-${ok.body.sagaId}/state?atVersion=3`).set(bearer(key));
     expect(state.status).toBe(200);
     expect(state.body.version).toBe(3);
-    const agents = await eventually(async () => {
+    const agents = await waitFor(async () => {
       const res = await http().get('/v1/agents').set(bearer(key));
       return res.body.items?.length === 2 ? res.body.items : undefined;
-    }, 60_000);
+    }, { timeoutMs: 60_000 });
     expect(agents.map((a: { status: string }) => a.status).sort()).toEqual(['ACTIVE', 'DECOMMISSIONED']);
   });
 });

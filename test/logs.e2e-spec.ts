@@ -1,5 +1,6 @@
 import { LoggerService } from '@nestjs/common';
-import { bearer, E2eContext, eventually, startE2eApp, TenantKeys } from './support/e2e-app';
+import { waitFor } from '@app/database';
+import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
 
 jest.setTimeout(120_000);
 
@@ -48,17 +49,17 @@ describe('log lines: saga outcomes and shutdown', () => {
   afterAll(async () => (closed ? ctx.db.drop() : ctx?.close()));
 
   const settle = (sagaId: string, status: string) =>
-    eventually(async () => {
+    waitFor(async () => {
       const res = await ctx.http().get(`/v1/sagas/${sagaId}`).set(bearer(t.client));
       return res.body.status === status;
-    }, 60_000);
+    }, { timeoutMs: 60_000 });
   const start = async (tasks: object[]) => {
     const res = await ctx.http().post('/v1/sagas/task-workflow').set(bearer(t.client)).send({ name: 'logged', tasks });
     expect(res.status).toBe(202);
     return res.body.sagaId as string;
   };
   /** The saga's lines once `count` of them are there (they are written just after the commit). */
-  const linesOf = (sagaId: string, count: number) => eventually(async () => logger.about(sagaId).length >= count && logger.about(sagaId), 10_000);
+  const linesOf = (sagaId: string, count: number) => waitFor(async () => logger.about(sagaId).length >= count && logger.about(sagaId), { timeoutMs: 10_000 });
 
   it('logs a completed saga once, at info', async () => {
     const sagaId = await start([{ id: 'a', handler: 'echo', dependsOn: [], config: { v: 1 } }]);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'crypto';
 import { performance } from 'perf_hooks';
-import { createTestDatabase, delay, TestDatabase } from '@app/database';
-import { bearer, E2eContext, eventually, startE2eApp, TenantKeys } from './support/e2e-app';
+import { createTestDatabase, delay, TestDatabase, waitFor } from '@app/database';
+import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
 import { OutageMode, TcpProxy } from './support/tcp-proxy';
 
 /*
@@ -162,13 +162,13 @@ describe('partition: PostgreSQL silent (blackhole) or refusing for 15 s while sa
     const sagaId = started[0];
 
     // Mid-flight: delay steps running in several sagas, others already past their first steps.
-    await eventually(async () => {
+    await waitFor(async () => {
       const [r] = await rows<{ n: number }>(
         `select count(*)::int as n from events where tenant_id = $1 and type = 'StepStarted' and data->>'step' in ('slow', 'b', 'run-initial-task')`,
         [t.tenantId],
       );
       return r.n >= 4;
-    }, 20_000);
+    }, { timeoutMs: 20_000 });
 
     // ---- the outage
     const http = () => ctx.http();
@@ -238,7 +238,7 @@ describe('partition: PostgreSQL silent (blackhole) or refusing for 15 s while sa
         )
       ).map((r) => ({ ...r, expected: expectedOf(r.saga_type, r.input) }));
     const ended = (s: { last: string }) => ['SagaCompleted', 'SagaCompensated', 'SagaCompensationFailed'].includes(s.last);
-    await eventually(async () => (await sagas()).every(ended), 90_000, 250).catch(() => undefined);
+    await waitFor(async () => (await sagas()).every(ended), { timeoutMs: 90_000, intervalMs: 250 }).catch(() => undefined);
     const finishedMs = Date.now() - restoredAt;
     const all = await sagas();
     expect(all.filter((s) => started.includes(s.saga_id))).toHaveLength(planned.length);
@@ -254,11 +254,11 @@ describe('partition: PostgreSQL silent (blackhole) or refusing for 15 s while sa
       const res = await ctx.http().get(`/v1/sagas/${s.saga_id}`).set(bearer(t.client));
       expect({ sagaId: s.saga_id, status: res.status, saga: res.body.status }).toEqual({ sagaId: s.saga_id, status: 200, saga: s.expected });
     }
-    await eventually(async () => {
+    await waitFor(async () => {
       const res = await ctx.http().get('/v1/sagas?limit=500').set(bearer(t.client));
       const listed = new Map<string, string>((res.body.items ?? []).map((i: { sagaId: string; status: string }) => [i.sagaId, i.status]));
       return res.status === 200 && all.every((s) => listed.get(s.saga_id) === s.expected);
-    }, 30_000, 250);
+    }, { timeoutMs: 30_000, intervalMs: 250 });
 
     // ---- no domain event twice
     const streams = all.map((s) => `saga-${s.saga_id}`);

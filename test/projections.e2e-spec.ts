@@ -1,7 +1,8 @@
 import { PlatformProjections } from '@app/platform';
 import { platformProjections } from '@app/projections';
 import { SagaExecutor } from '@app/sagas';
-import { bearer, E2eContext, eventually, startE2eApp, TenantKeys } from './support/e2e-app';
+import { waitFor } from '@app/database';
+import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
 
 const NAMES = platformProjections()
   .filter((p) => p.mode !== 'inline')
@@ -46,7 +47,7 @@ describe('projections', () => {
   it('GET /v1/projections shows every read model with its lag, then LIVE with no lag once the runner caught up', async () => {
     // Nothing applied yet: the tenant's creation events are all lag (once their transactions are
     // older than every running one: the log is gap-safe).
-    const before = await eventually(async () => {
+    const before = await waitFor(async () => {
       const statuses = await list();
       return statuses.every((s) => s.lag > 0) && statuses;
     });
@@ -56,17 +57,17 @@ describe('projections', () => {
     }
 
     await ctx.app.get(PlatformProjections).runner.start();
-    const live = await eventually(allLive);
+    const live = await waitFor(allLive);
     for (const s of live) expect(s).toEqual({ name: s.name, position: expect.any(Number), lag: 0, status: 'LIVE' });
   });
 
   it('POST /v1/projections/{name}/rebuild answers 202, shows progress, and ends LIVE with the same rows', async () => {
     const sagaId = await provisionAgent(ctx, t, 'rebuilt');
-    await eventually(async () => {
+    await waitFor(async () => {
       const res = await ctx.http().get(`/v1/agents?status=ACTIVE`).set(bearer(t.client));
       return res.body.items?.length === 1;
     });
-    await eventually(allLive);
+    await waitFor(allLive);
     const rowsOf = async (table: string, key: string) => (await ctx.db.pool.query(`select * from ${table} order by ${key}`)).rows;
     const agentsBefore = await rowsOf('agents', 'agent_id');
     const summariesBefore = await rowsOf('saga_summaries', 'saga_id');
@@ -79,7 +80,7 @@ describe('projections', () => {
       expect(res.body).toMatchObject({ name, position: expect.any(Number), lag: expect.any(Number) });
       expect(['REBUILDING', 'LIVE']).toContain(res.body.status);
     }
-    await eventually(allLive);
+    await waitFor(allLive);
     expect(await rowsOf('agents', 'agent_id')).toEqual(agentsBefore);
     expect(await rowsOf('saga_summaries', 'saga_id')).toEqual(summariesBefore);
     // The API kept answering and answers the same agent.
@@ -98,6 +99,6 @@ describe('projections', () => {
     expect((await ctx.http().get('/v1/projections')).status).toBe(401);
     // The tenant's admin key may rebuild (admin is platform-wide).
     expect((await ctx.http().post('/v1/projections/services/rebuild').set(bearer(t.admin))).status).toBe(202);
-    await eventually(allLive);
+    await waitFor(allLive);
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'crypto';
 import { agentIdOf, initialTaskIdOf, SagaExecutor } from '@app/sagas';
-import { bearer, E2eContext, eventually, startE2eApp, TenantKeys } from './support/e2e-app';
+import { waitFor } from '@app/database';
+import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
 
 const PROBLEM = /application\/problem\+json/;
 
@@ -35,7 +36,7 @@ describe('read models', () => {
     sagas.push(await provisionAgent(ctx, t, 'beta', ['search']));
     sagas.push(await provisionAgent(ctx, t, 'gamma', ['translate']));
     // Filled by the projections once each saga completed.
-    await eventually(async () => {
+    await waitFor(async () => {
       const res = await get('/v1/agents?status=ACTIVE', t.client);
       return res.body.items?.length === 3;
     });
@@ -203,7 +204,7 @@ describe('read models', () => {
 
   describe('saga stats', () => {
     it('GET /v1/stats/sagas counts by type and status with p50 / p95 durations, per tenant', async () => {
-      const res = await eventually(async () => {
+      const res = await waitFor(async () => {
         const r = await get('/v1/stats/sagas', t.client);
         return r.body.durations?.[0]?.finished === 3 && r;
       });

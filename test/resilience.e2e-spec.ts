@@ -1,6 +1,6 @@
 import { randomUUID } from 'crypto';
-import { createTestDatabase, TestDatabase } from '@app/database';
-import { bearer, E2eContext, eventually, startE2eApp, TenantKeys } from './support/e2e-app';
+import { createTestDatabase, TestDatabase, waitFor } from '@app/database';
+import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
 import { OutageMode, TcpProxy } from './support/tcp-proxy';
 
 jest.setTimeout(120_000);
@@ -125,10 +125,10 @@ describe('resilience: PostgreSQL unreachable', () => {
 
   /** After `restore()` the same requests succeed again, without restarting anything. */
   const expectRecovery = async () => {
-    await eventually(async () => {
+    await waitFor(async () => {
       const results = await answers();
       return results.every(({ probe, res }) => res.status === probe.ok);
-    }, 30_000, 250);
+    }, { timeoutMs: 30_000, intervalMs: 250 });
     await expectAllOk();
   };
 
@@ -164,7 +164,7 @@ describe('resilience: PostgreSQL unreachable', () => {
           return `${id}: ${saga.status} ${saga.body.status}`;
         }),
       );
-    await eventually(async () => (await statuses()).every((s) => s.endsWith('200 COMPLETED')), 60_000, 250).catch(() => undefined);
+    await waitFor(async () => (await statuses()).every((s) => s.endsWith('200 COMPLETED')), { timeoutMs: 60_000, intervalMs: 250 }).catch(() => undefined);
     expect((await statuses()).filter((s) => !s.endsWith('200 COMPLETED'))).toEqual([]);
   });
 });

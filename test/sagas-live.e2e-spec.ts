@@ -4,7 +4,8 @@ import { EventSource } from 'eventsource';
 import http from 'http';
 import { AddressInfo } from 'net';
 import { SAGA_EVENT_TYPES } from '@app/sagas';
-import { bearer, E2eContext, eventually, startE2eApp, TenantKeys } from './support/e2e-app';
+import { waitFor } from '@app/database';
+import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
 
 jest.setTimeout(120_000);
 
@@ -94,7 +95,7 @@ describe('GET /v1/sagas/{sagaId}/live (server-sent events)', () => {
   afterAll(async () => ctx?.close());
 
   const get = (sagaId: string) => ctx.http().get(`/v1/sagas/${sagaId}`).set(bearer(t.client));
-  const settle = (sagaId: string, status: string) => eventually(async () => (await get(sagaId)).body.status === status, 60_000);
+  const settle = (sagaId: string, status: string) => waitFor(async () => (await get(sagaId)).body.status === status, { timeoutMs: 60_000 });
   const startWorkflow = async (body: object): Promise<string> => {
     const res = await ctx.http().post('/v1/sagas/task-workflow').set(bearer(t.client)).send(body);
     expect(res.status).toBe(202);
@@ -274,7 +275,7 @@ describe('GET /v1/sagas/{sagaId}/live (server-sent events)', () => {
     const sagaId = await startWorkflow({ name: 'slow', tasks: [{ id: 'a', handler: 'delay', dependsOn: [], config: { ms: 2000 } }] });
     const live = watchLive(sagaId, t.client);
     try {
-      await eventually(async () => live.events.length > 0);
+      await waitFor(async () => live.events.length > 0);
       // Connected before the saga finished: SagaCompleted has to come on this same response.
       expect((await get(sagaId)).body.status).not.toBe('COMPLETED');
 

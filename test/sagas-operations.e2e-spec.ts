@@ -1,5 +1,6 @@
 import { randomUUID } from 'crypto';
-import { bearer, E2eContext, eventually, startE2eApp, TenantKeys } from './support/e2e-app';
+import { waitFor } from '@app/database';
+import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
 
 jest.setTimeout(120_000);
 
@@ -19,10 +20,10 @@ describe('sagas: operator actions and the compensation log', () => {
 
   const get = (sagaId: string, key = t.client) => ctx.http().get(`/v1/sagas/${sagaId}`).set(bearer(key));
   const settle = (sagaId: string, status: string, timeoutMs = 60_000) =>
-    eventually(async () => {
+    waitFor(async () => {
       const res = await get(sagaId);
       return res.status === 200 && res.body.status === status ? res.body : undefined;
-    }, timeoutMs);
+    }, { timeoutMs });
   const startWorkflow = async (body: object, key = t.client) => {
     const res = await ctx.http().post('/v1/sagas/task-workflow').set(bearer(key)).send(body);
     expect(res.status).toBe(202);
@@ -37,7 +38,7 @@ describe('sagas: operator actions and the compensation log', () => {
         { id: 'wait', handler: 'delay', dependsOn: ['prepare'], config: { ms: 5000 } },
       ],
     });
-    await eventually(async () => (await get(sagaId)).body.steps?.find((s: { name: string }) => s.name === 'wait')?.status === 'RUNNING');
+    await waitFor(async () => (await get(sagaId)).body.steps?.find((s: { name: string }) => s.name === 'wait')?.status === 'RUNNING');
 
     // Who may cancel, and with what body.
     const path = `/v1/sagas/${sagaId}/cancel`;
@@ -100,7 +101,7 @@ describe('sagas: operator actions and the compensation log', () => {
     });
 
     it('lists failed compensations across the tenant (operator), paged, with the saga id; other tenants see none of them', async () => {
-      const page = await eventually(async () => {
+      const page = await waitFor(async () => {
         const res = await ctx.http().get('/v1/compensations?status=FAILED').set(bearer(t.operator));
         return res.status === 200 && res.body.items.filter((i: { sagaId: string }) => i.sagaId === stuck).length === 5 ? res.body : undefined;
       });
@@ -157,10 +158,10 @@ describe('sagas: operator actions and the compensation log', () => {
       expect(retried.status).toBe(202);
       expect(retried.body).toMatchObject({ sagaId: stuck, status: expect.stringMatching(/^COMPENSAT/) });
       // A retry with no body at all is fine too, once the saga is stuck again.
-      await eventually(async () => {
+      await waitFor(async () => {
         const comps = await ctx.http().get(`/v1/sagas/${stuck}/compensations`).set(bearer(t.client));
         return comps.body.status === 'COMPENSATION_FAILED' && comps.body.entries.filter((e: { status: string }) => e.status === 'FAILED').length === 10;
-      }, 60_000);
+      }, { timeoutMs: 60_000 });
       const bare = await ctx.http().post(`/v1/sagas/${stuck}/retry`).set(bearer(t.operator));
       expect(bare.status).toBe(202);
       await settle(stuck, 'COMPENSATION_FAILED');

@@ -1,5 +1,6 @@
 import { randomUUID } from 'crypto';
-import { bearer, E2eContext, eventually, startE2eApp, TenantKeys } from './support/e2e-app';
+import { waitFor } from '@app/database';
+import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
 
 const agent = (over: Record<string, unknown> = {}) => ({
   agent: {
@@ -30,10 +31,10 @@ describe('sagas: start, read, list', () => {
 
   /** Polls GET /v1/sagas/{id} until the saga reaches `status`. */
   const settle = (sagaId: string, key: string, status: string) =>
-    eventually(async () => {
+    waitFor(async () => {
       const res = await ctx.http().get(`/v1/sagas/${sagaId}`).set(bearer(key));
       return res.status === 200 && res.body.status === status ? res.body : undefined;
-    }, 30_000);
+    }, { timeoutMs: 30_000 });
 
   it('provisions an agent: 202 with a location, then COMPLETED with every step SUCCEEDED and the correlation id in its events', async () => {
     const correlationId = `corr-${randomUUID()}`;
@@ -325,10 +326,10 @@ describe('sagas: start, read, list', () => {
       const res = await ctx.http().post('/v1/sagas/agent-provisioning').set(bearer(lister.client)).send(agent());
       ids.push(res.body.sagaId);
       // The list is a read model: wait until it caught up with every saga's end.
-      await eventually(async () => {
+      await waitFor(async () => {
         const res = await ctx.http().get('/v1/sagas?status=COMPLETED').set(bearer(lister.client));
         return res.body.items?.length === 4;
-      }, 30_000);
+      }, { timeoutMs: 30_000 });
     });
 
     it('lists the tenant sagas newest first, pages with an opaque cursor, and filters by type and status', async () => {

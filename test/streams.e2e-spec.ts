@@ -1,7 +1,8 @@
 import { randomUUID } from 'crypto';
 import { MAX_JSON_DEPTH } from '../apps/api/src/streams/streams.validators';
 import { agentIdOf, foldSagaEvents, SagaEvent, SagaExecutor } from '@app/sagas';
-import { bearer, E2eContext, eventually, startE2eApp, TenantKeys } from './support/e2e-app';
+import { waitFor } from '@app/database';
+import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
 
 const PROBLEM = /application\/problem\+json/;
 
@@ -298,7 +299,7 @@ describe('event store routes', () => {
     let sagaId: string;
     beforeAll(async () => {
       sagaId = await provisionAgent(ctx, t, 'state-agent');
-      await eventually(async () => {
+      await waitFor(async () => {
         const res = await ctx.http().get(`/v1/streams/saga-${sagaId}/state`).set(bearer(t.client));
         return res.status === 200 && res.body.state.status === 'COMPLETED';
       });
@@ -399,7 +400,7 @@ describe('event store routes', () => {
           .send({ expectedVersion: 'no_stream', events: Array.from({ length: 3 }, (_, i) => ({ eventId: randomUUID(), type: 'Paged', data: { s, i } })) });
         expect(res.status).toBe(201);
       }
-      const all = await eventually(async () => {
+      const all = await waitFor(async () => {
         const res = await ctx.http().get('/v1/events?limit=1000').set(bearer(u.operator));
         return res.body.events.filter((e: { type: string }) => e.type === 'Paged').length === 9 && res.body;
       });
@@ -431,7 +432,7 @@ describe('event store routes', () => {
       const positions = seen.map((e) => e.globalPosition);
       expect([...positions].sort((a, b) => a - b)).toEqual(positions);
 
-      const category = await eventually(async () => {
+      const category = await waitFor(async () => {
         const res = await ctx.http().get('/v1/events?category=order&limit=1000').set(bearer(u.operator));
         return res.body.events.length > 0 && res;
       });
@@ -441,7 +442,7 @@ describe('event store routes', () => {
       // Another tenant sees none of them; the admin key sees every tenant.
       const foreign = await ctx.http().get('/v1/events?category=order&limit=1000').set(bearer(other.operator));
       expect(foreign.body.events.some((e: { metadata: { tenantId: string } }) => e.metadata.tenantId === u.tenantId)).toBe(false);
-      await eventually(async () => {
+      await waitFor(async () => {
         const admin = await ctx.http().get('/v1/events?category=tenant&limit=1000').set(bearer(ctx.adminKey));
         const tenants = new Set(admin.body.events.map((e: { metadata: { tenantId: string } }) => e.metadata.tenantId));
         return tenants.has(u.tenantId) && tenants.has(t.tenantId);

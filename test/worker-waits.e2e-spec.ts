@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import { resolve } from 'path';
-import { createTestDatabase, TestDatabase } from '@app/database';
-import { bearer, E2eContext, eventually, startE2eApp, TenantKeys } from './support/e2e-app';
+import { createTestDatabase, TestDatabase, waitFor } from '@app/database';
+import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
 import { TcpProxy } from './support/tcp-proxy';
 
 /*
@@ -90,10 +90,10 @@ class WorkerProcess {
 
   /** Resolves once the UP line is printed; rejects if the worker exits first or after `timeoutMs`. */
   async up(timeoutMs: number): Promise<number> {
-    await eventually(async () => {
+    await waitFor(async () => {
       if (this.exit) throw new Error(`worker exited (${JSON.stringify(this.exit)}) before it came up:\n${this.out}`);
       return this.upAt !== undefined;
-    }, timeoutMs, 20).catch((err: Error) => {
+    }, { timeoutMs, intervalMs: 20 }).catch((err: Error) => {
       throw new Error(`${err.message}\n--- worker output ---\n${this.out}`);
     });
     return this.upAt!;
@@ -161,11 +161,11 @@ describe('worker: waits for its database instead of exiting', () => {
   /** Resolves with the time the saga was seen COMPLETED; fails with its last status after `timeoutMs`. */
   const completed = async (sagaId: string, timeoutMs: number) => {
     let last = '';
-    await eventually(async () => {
+    await waitFor(async () => {
       const res = await api.http().get(`/v1/sagas/${sagaId}`).set(bearer(t.client));
       last = `${res.status} ${res.body.status}`;
       return res.status === 200 && res.body.status === 'COMPLETED';
-    }, timeoutMs, 50).catch(() => undefined);
+    }, { timeoutMs, intervalMs: 50 }).catch(() => undefined);
     return { at: Date.now(), last };
   };
 

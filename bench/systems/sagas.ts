@@ -1,5 +1,5 @@
 import { createPool, migrate } from '@app/database';
-import { registerBuiltinHandlers, SagaState, TaskHandlerRegistry, TaskWorkflowInput } from '@app/sagas';
+import { isTerminalSagaStatus, registerBuiltinHandlers, SagaState, TaskHandlerRegistry, TaskWorkflowInput } from '@app/sagas';
 import { createSagaRuntime } from '../../libs/sagas/src/testing/saga-test-kit';
 import { numericTypes } from '../harness/pg-types';
 import { TENANT } from '../harness/payload';
@@ -32,8 +32,6 @@ export interface SagaOutcome {
 export type OpenSagaSystem = (url: string, poolSize: number, options?: Record<string, number>) => Promise<SagaSystem>;
 
 export const SAGA_STEPS = 5;
-
-const TERMINAL = new Set(['COMPLETED', 'COMPENSATED', 'COMPENSATION_FAILED']);
 
 /**
  * The worker's concurrency in W7/W8 (BENCH_SAGA_CONCURRENCY overrides). With the group commit,
@@ -116,7 +114,7 @@ export async function openOursSagas(url: string, poolSize: number, options: Reco
     // The executor's defaults unless a caller (a profiling script) sets them.
     groupCommit: { maxSize: options.groupMaxSize, maxInFlight: options.groupInFlight },
     afterCommit: (_events, state) => {
-      if (TERMINAL.has(state.status)) onTerminal(state);
+      if (isTerminalSagaStatus(state.status)) onTerminal(state);
     },
     log: (message, fields) => {
       if (!/failed/.test(message)) return;

@@ -50,8 +50,7 @@ const OURS_FILL_SQL = `
                 'eventId', gen_random_uuid(), 'type', 'OrderLinePriced', 'schemaVersion', 1,
                 'data', ${EVENT_DATA_SQL},
                 'metadata', jsonb_build_object('tenantId', $3::text)) order by k)
-         from generate_series(0, ${EVENTS_PER_STREAM - 1}) k),
-      false) a
+         from generate_series(0, ${EVENTS_PER_STREAM - 1}) k)) a
    where a.outcome = 'ok'`;
 
 // As Emmett's appendToStream (STREAM_DOES_NOT_EXIST) calls it: uuid v4 ids, metadata {} (the

@@ -81,20 +81,4 @@ export async function startE2eApp(
   };
 }
 
-/** Polls `fn` until it returns a truthy value (no fixed sleeps in tests). */
-export async function eventually<T>(fn: () => Promise<T | undefined | false | null>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
-}
-
 export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });

@@ -1,11 +1,11 @@
 export { DEFAULT_DATABASE_URL, databaseUrlFromEnv, withDatabase, databaseName } from './database.config';
 export { createPool, CreatePoolOptions, PoolTimeouts, isDatabaseUnavailable, QUERY_READ_TIMEOUT } from './pool';
 export { ensureDatabase, quoteIdent } from './ensure-database';
-export { migrate, loadMigrations, defaultMigrationsDir, Migration, MigrationResult } from './migrator';
-export { createKysely, Database } from './database';
-export * from './tables/events.table';
+export { migrate, loadMigrations, loadRepeatables, defaultMigrationsDir, Migration, MigrationResult, Repeatable } from './migrator';
+export { withTransaction, inTransaction } from './transaction';
 export { createTestDatabase, TestDatabase } from './testing/test-database';
+export { dropTestDatabase } from './testing/drop-test-database';
 export { startEmbeddedPostgres, EmbeddedPostgres } from './embedded';
 export { lockDataDir, DataDirLock, DataDirInUseError } from './data-dir-lock';
 export { embeddedClientClass } from './embedded-client';
-export { waitFor, delay, WaitForOptions } from './testing/wait-for';
+export { waitFor, delay, deferred, Deferred, WaitForOptions } from './testing/wait-for';

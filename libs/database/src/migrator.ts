@@ -1,8 +1,16 @@
+import { createHash } from 'crypto';
 import { existsSync, readdirSync, readFileSync } from 'fs';
 import { join, resolve, dirname } from 'path';
 import { Pool, PoolClient } from 'pg';
+import { inTransaction } from './transaction';
 
 export interface Migration {
+  name: string;
+  sql: string;
+}
+
+/** A repeatable migration: applied after the versioned ones, and again whenever its SQL changes. */
+export interface Repeatable {
   name: string;
   sql: string;
 }
@@ -10,6 +18,8 @@ export interface Migration {
 export interface MigrationResult {
   applied: string[];
   alreadyApplied: string[];
+  /** Repeatable migrations applied by this run (new, or their SQL changed). */
+  reapplied: string[];
 }
 
 // Arbitrary constant: the session-level advisory lock that serialises migration runs, so two
@@ -37,13 +47,41 @@ export function loadMigrations(dir = defaultMigrationsDir()): Migration[] {
 }
 
 /**
- * Applies every migration not yet recorded in `schema_migrations`, each once, in order, each in
- * its own transaction together with its record. Kysely's Migrator runs all pending migrations in a
- * single transaction and wants TypeScript modules; we keep plain SQL files and per-file atomicity.
+ * Repeatable migrations, as Flyway's `R__` files: `R__name.sql`, or a module `R__name.ts` / `.js`
+ * exporting `sql` — for SQL that a library defines in its own code (the event store's functions,
+ * libs/event-store), which the migrations folder hands over without libs/database depending on
+ * that library. In name order.
  */
-export async function migrate(pool: Pool, migrations: Migration[] = loadMigrations()): Promise<MigrationResult> {
+export function loadRepeatables(dir = defaultMigrationsDir()): Repeatable[] {
+  return readdirSync(dir)
+    .filter((f) => /^R__.+\.(sql|ts|js)$/.test(f) && !f.endsWith('.d.ts'))
+    .sort()
+    .map((file) => {
+      const name = file.replace(/\.(sql|ts|js)$/, '');
+      if (file.endsWith('.sql')) return { name, sql: readFileSync(join(dir, file), 'utf8') };
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const sql = (require(join(dir, file)) as { sql?: unknown }).sql;
+      if (typeof sql !== 'string') throw new Error(`repeatable migration ${file} must export its SQL as \`sql\` (a string)`);
+      return { name, sql };
+    });
+}
+
+const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex');
+
+/**
+ * Applies every migration not yet recorded in `schema_migrations`, each once, in order, each in
+ * its own transaction together with its record; then every repeatable migration whose checksum
+ * differs from the one recorded in `schema_repeatables`, likewise. Kysely's Migrator runs all
+ * pending migrations in a single transaction and wants TypeScript modules; we keep plain SQL files
+ * and per-file atomicity.
+ */
+export async function migrate(
+  pool: Pool,
+  migrations: Migration[] = loadMigrations(),
+  repeatables: Repeatable[] = loadRepeatables(),
+): Promise<MigrationResult> {
   const client: PoolClient = await pool.connect();
-  const result: MigrationResult = { applied: [], alreadyApplied: [] };
+  const result: MigrationResult = { applied: [], alreadyApplied: [], reapplied: [] };
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
@@ -60,15 +98,41 @@ export async function migrate(pool: Pool, migrations: Migration[] = loadMigratio
           result.alreadyApplied.push(m.name);
           continue;
         }
-        await client.query('begin');
         try {
-          await client.query(m.sql);
-          await client.query('insert into schema_migrations (name) values ($1)', [m.name]);
-          await client.query('commit');
+          await inTransaction(client, async () => {
+            await client.query(m.sql);
+            await client.query('insert into schema_migrations (name) values ($1)', [m.name]);
+          });
           result.applied.push(m.name);
         } catch (err) {
-          await client.query('rollback');
           throw new Error(`migration ${m.name} failed: ${(err as Error).message}`);
+        }
+      }
+      await client.query(
+        `create table if not exists schema_repeatables (
+           name       text primary key,
+           checksum   text not null,
+           applied_at timestamptz not null default now()
+         )`,
+      );
+      const recorded = new Map(
+        (await client.query<{ name: string; checksum: string }>('select name, checksum from schema_repeatables')).rows.map((r) => [r.name, r.checksum]),
+      );
+      for (const r of repeatables) {
+        const sum = checksum(r.sql);
+        if (recorded.get(r.name) === sum) continue;
+        try {
+          await inTransaction(client, async () => {
+            await client.query(r.sql);
+            await client.query(
+              `insert into schema_repeatables (name, checksum) values ($1, $2)
+               on conflict (name) do update set checksum = excluded.checksum, applied_at = now()`,
+              [r.name, sum],
+            );
+          });
+          result.reapplied.push(r.name);
+        } catch (err) {
+          throw new Error(`repeatable migration ${r.name} failed: ${(err as Error).message}`);
         }
       }
     } finally {

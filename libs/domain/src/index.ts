@@ -2,7 +2,8 @@ export type { Decider, DomainCommand, DomainEvent } from './decider';
 export { DomainError, fold } from './decider';
 export type { Resources } from './resources';
 export { assertValidResources } from './resources';
-export { DeciderSpecification } from './testing/decider-specification';
+export { DeciderSpecification, DOMAIN_ERRORS } from './testing/decider-specification';
+export type { CodedError, ExpectedErrors } from './testing/decider-specification';
 
 export * from './tenant/tenant.events';
 export * from './tenant/tenant.commands';

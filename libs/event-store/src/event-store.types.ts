@@ -58,6 +58,15 @@ export interface AppendResult {
   globalPosition: number;
 }
 
+/** Where a stream stands, for checks before or after an append (no events are read). */
+export interface StreamHead {
+  streamId: string;
+  /** Version of the stream's last event, -1 when the stream has no events. */
+  version: number;
+  /** The stream holds events of a tenant other than the one asked about. */
+  otherTenant: boolean;
+}
+
 export type ReadDirection = 'forward' | 'backward';
 
 export interface ReadStreamOptions {

@@ -15,3 +15,9 @@ export class MessagingError extends Error {
 export function isMessagingError(err: unknown, code?: MessagingErrorCode): err is MessagingError {
   return err instanceof MessagingError && (code === undefined || err.code === code);
 }
+
+/** The message of any thrown value: what a dead letter or a BUS_UNAVAILABLE error says. */
+export function reasonOf(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}

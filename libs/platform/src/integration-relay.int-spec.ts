@@ -2,6 +2,7 @@ import { Pool } from 'pg';
 import { createTestDatabase, TestDatabase } from '@app/database';
 import { createMessageBus, MessageBus } from '@app/messaging';
 import { ProjectionRunner } from '@app/projections';
+import { isTerminalSagaStatus } from '@app/sagas';
 import { integrationRelay, PUBLIC_SAGA_EVENTS, RELAY_NAME } from './integration-relay';
 import { faultBeforePublish } from './testing/fault-injection';
 import { IntegrationConsumer, outOfOrderSagas } from './testing/integration-consumer';
@@ -13,7 +14,6 @@ import {
   SagaRuntime,
   sagaStatus,
   startAgentProvisioning,
-  TERMINAL_STATUSES,
 } from './testing/saga-runtime';
 import { delay, waitFor } from './testing/wait-for';
 
@@ -135,7 +135,7 @@ describe('integration relay over Redis Streams (flushed, killed, restarted)', ()
       const all = [...wave0, ...wave1, ...wave2];
       await waitFor(
         async () => {
-          for (const id of all) if (!TERMINAL_STATUSES.includes((await sagaStatus(runtime.executor, id))!)) return false;
+          for (const id of all) if (!isTerminalSagaStatus((await sagaStatus(runtime.executor, id))!)) return false;
           return true;
         },
         { what: 'every saga to reach a terminal status', timeoutMs: 60_000, intervalMs: 100 },

@@ -1,9 +1,8 @@
-import { createTestDatabase, TestDatabase } from '@app/database';
+import { createTestDatabase, dropTestDatabase, TestDatabase } from '@app/database';
 import { PostgresEventStore } from '@app/event-store';
 import { APPLIED_EVENTS_DDL, appendTicks, checkAppliedLog, checkpointOf, headPosition, TICK } from './testing/applied-log';
 import { ProjectionChild } from './testing/child-runner';
 import { waitFor } from './testing/wait-for';
-import { dropTestDatabase } from './testing/teardown';
 
 /**
  * Acceptance: a projection runner killed (SIGKILL) at any moment, several times, and restarted,

@@ -1,9 +1,8 @@
-import { createTestDatabase, TestDatabase } from '@app/database';
+import { createTestDatabase, dropTestDatabase, TestDatabase } from '@app/database';
 import { PostgresEventStore } from '@app/event-store';
 import { listProjectionStatus, Projection, ProjectionRunner, ProjectionStatusView } from '@app/projections';
 import { APPLIED_EVENTS_DDL, appliedLogProjection, checkAppliedLog, checkpointOf, headPosition, isCaughtUp } from './testing/applied-log';
 import { waitFor } from './testing/wait-for';
-import { dropTestDatabase } from './testing/teardown';
 
 /**
  * Acceptance: an event that makes a handler throw stops only that projection (FAILED, with the
@@ -26,7 +25,7 @@ describe('a failing projection handler', () => {
     await dropTestDatabase(tdb);
   }, 60_000);
 
-  const status = async (name: string): Promise<ProjectionStatusView> => (await listProjectionStatus(tdb.pool, [name]))[0];
+  const status = async (name: string): Promise<ProjectionStatusView> => (await listProjectionStatus(store, [name]))[0];
 
   it('fails only that projection, keeps its checkpoint before the poison event, and resumes by itself after the fix', async () => {
     // 100 ticks, the poison, 99 more ticks: one append so positions are contiguous.

@@ -1,8 +1,7 @@
 import { PoolClient } from 'pg';
-import { createTestDatabase, TestDatabase } from '@app/database';
+import { createTestDatabase, dropTestDatabase, TestDatabase } from '@app/database';
 import { NewEvent, PostgresEventStore, RecordedEvent } from '@app/event-store';
 import { defineRowProjection, InlineProjector, Projection } from '@app/projections';
-import { dropTestDatabase } from './testing/teardown';
 
 /**
  * Acceptance: an inline projection is applied in the transaction of the append, so the read model

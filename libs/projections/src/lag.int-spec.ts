@@ -1,9 +1,8 @@
-import { createTestDatabase, TestDatabase } from '@app/database';
+import { createTestDatabase, dropTestDatabase, TestDatabase } from '@app/database';
 import { PostgresEventStore } from '@app/event-store';
 import { listProjectionStatus, ProjectionRunner } from '@app/projections';
 import { APPLIED_EVENTS_DDL, appendTicks, appliedLogProjection, checkAppliedLog, headPosition, isCaughtUp } from './testing/applied-log';
 import { waitFor } from './testing/wait-for';
-import { dropTestDatabase } from './testing/teardown';
 
 /** Acceptance: the status reports a projection's lag as the number of events it has not applied. */
 describe('projection lag', () => {
@@ -30,7 +29,7 @@ describe('projection lag', () => {
     runners.push(r);
     return r;
   };
-  const status = async () => (await listProjectionStatus(tdb.pool, ['lagging']))[0];
+  const status = async () => (await listProjectionStatus(store, ['lagging']))[0];
 
   it('is the number of unapplied events while stopped, and 0 once the runner is back (LIVE)', async () => {
     await appendTicks(store, 10, { prefix: 'lag', otherEvery: 1000 });

@@ -1,11 +1,10 @@
 import { Pool } from 'pg';
-import { createPool, createTestDatabase, TestDatabase } from '@app/database';
+import { createPool, createTestDatabase, dropTestDatabase, TestDatabase } from '@app/database';
 import { PostgresEventStore } from '@app/event-store';
 import { listProjectionStatus, ProjectionRunner } from '@app/projections';
 import { APPLIED_EVENTS_DDL, appendTicks, appliedLogProjection, checkAppliedLog, checkpointOf, headPosition } from './testing/applied-log';
 import { ProjectionChild } from './testing/child-runner';
 import { waitFor } from './testing/wait-for';
-import { dropTestDatabase } from './testing/teardown';
 
 /**
  * Acceptance: with several instances of the same projection, exactly one applies events; when it
@@ -96,7 +95,7 @@ describe('projection leadership across instances', () => {
     const byInstance = await instancesByPosition(NAME);
     expect(byInstance.map((r) => r.instance)).toEqual([leader.instance, standby.instance]);
     expect(byInstance[0].max).toBeLessThan(byInstance[1].min);
-    const [status] = await listProjectionStatus(tdb.pool, [NAME]);
+    const [status] = await listProjectionStatus(store, [NAME]);
     expect(status).toMatchObject({ status: 'LIVE', lag: 0, position: head });
   }, 120_000);
 

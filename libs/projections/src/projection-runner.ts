@@ -1,5 +1,6 @@
 import { Client, Pool, PoolClient } from 'pg';
 import { EventStore, RecordedEvent, EVENTS_CHANNEL, failureBackoffMs, WakeableSleep } from '@app/event-store';
+import { quoteIdent, withTransaction } from '@app/database';
 import { ensureCheckpoint, markFailed, readCheckpoint, requestRebuild, setStatus, storeCheckpoint } from './checkpoints';
 import { Projection } from './projection';
 
@@ -261,42 +262,28 @@ class ProjectionWorker {
     const relevant = page.events.filter((e) => this.types.has(e.type));
     const last = page.events[page.events.length - 1].globalPosition;
     const caughtUp = page.events.length < this.batchSize;
-    const client = await this.pool.connect();
     try {
-      await client.query('begin');
-      const cp = await readCheckpoint(client, this.projection.name, true);
-      if (!cp || cp.position !== this.position || cp.rebuild_requested) {
+      const applied = await withTransaction(this.pool, async (client) => {
+        const cp = await readCheckpoint(client, this.projection.name, true);
         // Someone else moved it (a previous leader's last batch), or a rebuild was asked for.
-        await client.query('rollback');
-        return false;
-      }
-      if (relevant.length) await this.projection.handle(relevant, { tx: client });
-      await storeCheckpoint(client, this.projection.name, last, caughtUp ? 'LIVE' : 'CATCHING_UP');
-      await client.query('commit');
+        // Nothing is written then: committing only lets go of the row lock.
+        if (!cp || cp.position !== this.position || cp.rebuild_requested) return false;
+        if (relevant.length) await this.projection.handle(relevant, { tx: client });
+        await storeCheckpoint(client, this.projection.name, last, caughtUp ? 'LIVE' : 'CATCHING_UP');
+        return true;
+      });
+      if (!applied) return false;
       this.position = last;
       return caughtUp;
     } catch (err) {
-      await client.query('rollback').catch(() => undefined);
       const failedAt = relevant[0]?.globalPosition ?? page.events[0].globalPosition;
       await markFailed(this.pool, this.projection.name, (err as Error).message, failedAt).catch(() => undefined);
       throw err;
-    } finally {
-      client.release();
     }
   }
 
-  private async idle(): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      await this.projection.onIdle!({ tx: client, position: this.position });
-      await client.query('commit');
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+  private idle(): Promise<void> {
+    return withTransaction(this.pool, (client) => this.projection.onIdle!({ tx: client, position: this.position }));
   }
 
   /**
@@ -307,13 +294,12 @@ class ProjectionWorker {
   private async rebuild(): Promise<void> {
     const name = this.projection.name;
     const schema = `rebuild_${name.replace(/[^a-zA-Z0-9_]/g, '_')}`.toLowerCase();
-    const q = (id: string) => `"${id.replace(/"/g, '""')}"`;
     const started = Date.now();
     this.log('projection rebuild started');
-    await this.pool.query(`drop schema if exists ${q(schema)} cascade`);
-    await this.pool.query(`create schema ${q(schema)}`);
+    await this.pool.query(`drop schema if exists ${quoteIdent(schema)} cascade`);
+    await this.pool.query(`create schema ${quoteIdent(schema)}`);
     for (const t of this.projection.tables) {
-      await this.pool.query(`create table ${q(schema)}.${q(t)} (like public.${q(t)} including all)`);
+      await this.pool.query(`create table ${quoteIdent(schema)}.${quoteIdent(t)} (like public.${quoteIdent(t)} including all)`);
     }
     const batch = this.options.rebuildBatchSize ?? 5000;
     let position = 0;
@@ -328,31 +314,21 @@ class ProjectionWorker {
       if (this.stopped) return;
       const page = await this.store.readAll({ after: position, limit: batch });
       if (page.events.length === 0) break;
-      const client = await this.pool.connect();
-      try {
-        await client.query('begin');
-        await client.query(`set local search_path to ${q(schema)}, public`);
+      await withTransaction(this.pool, async (client) => {
+        await client.query(`set local search_path to ${quoteIdent(schema)}, public`);
         await applyInto(client, page.events);
         await client.query('update projection_checkpoints set rebuild_position = $2, updated_at = now() where name = $1', [
           name,
           page.lastPosition,
         ]);
-        await client.query('commit');
-      } catch (err) {
-        await client.query('rollback').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
+      });
       position = page.lastPosition;
       if (page.events.length < batch) break;
     }
 
     // Swap: apply the last tail and exchange the tables atomically with the checkpoint.
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`set local search_path to ${q(schema)}, public`);
+    await withTransaction(this.pool, async (client) => {
+      await client.query(`set local search_path to ${quoteIdent(schema)}, public`);
       for (;;) {
         const page = await this.store.readAll({ after: position, limit: batch, tx: client });
         if (page.events.length === 0) break;
@@ -362,16 +338,16 @@ class ProjectionWorker {
       for (const t of this.projection.tables) {
         const names = await indexNamesByDefinition(client, 'public', t);
         const copies = await indexNamesByDefinition(client, schema, t);
-        await client.query(`drop table public.${q(t)}`);
-        await client.query(`alter table ${q(schema)}.${q(t)} set schema public`);
+        await client.query(`drop table public.${quoteIdent(t)}`);
+        await client.query(`alter table ${quoteIdent(schema)}.${quoteIdent(t)} set schema public`);
         // `like ... including all` names the copied indexes itself: give them back the names the
         // migrations chose, so later migrations can still refer to them.
         for (const [definition, copyName] of copies) {
           const original = names.get(definition);
-          if (original && original !== copyName) await client.query(`alter index public.${q(copyName)} rename to ${q(original)}`);
+          if (original && original !== copyName) await client.query(`alter index public.${quoteIdent(copyName)} rename to ${quoteIdent(original)}`);
         }
       }
-      await client.query(`drop schema ${q(schema)}`);
+      await client.query(`drop schema ${quoteIdent(schema)}`);
       await client.query(
         `update projection_checkpoints
             set position = $2, status = 'LIVE', rebuild_requested = false, rebuild_position = null,
@@ -379,13 +355,7 @@ class ProjectionWorker {
           where name = $1`,
         [name, position],
       );
-      await client.query('commit');
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     this.position = position;
     const secs = (Date.now() - started) / 1000;
     this.log('projection rebuild finished', { events: applied, seconds: secs, eventsPerSec: Math.round(applied / Math.max(secs, 0.001)) });

@@ -1,20 +1,20 @@
-import { Queryable } from '@app/event-store';
+import { EventStore } from '@app/event-store';
 import { CheckpointRow } from './checkpoints';
 import { ProjectionStatusView } from './projection';
 
 /**
  * Status of every projection with its lag: the number of events in the log (up to the safely
  * readable head) that it has not applied yet. During a rebuild the lag is that of the rebuild.
+ * One statement: the checkpoints with the store's count of the events after each.
  */
-export async function listProjectionStatus(db: Queryable, names?: string[]): Promise<ProjectionStatusView[]> {
-  const { rows } = await db.query<CheckpointRow & { lag: number }>(
-    `select c.*,
-            (select count(*) from events e
-              where e.global_position > case when c.status = 'REBUILDING' then coalesce(c.rebuild_position, 0) else c.position end
-                and e.global_position < events_safe_position()) as lag
-       from projection_checkpoints c
-      ${names ? 'where c.name = any($1)' : ''}
-      order by c.name`,
+export async function listProjectionStatus(store: EventStore, names?: string[]): Promise<ProjectionStatusView[]> {
+  const rows = await store.queryWithUnreadCounts<CheckpointRow & { lag: number }>(
+    (unreadAfter) =>
+      `select c.*,
+              ${unreadAfter("case when c.status = 'REBUILDING' then coalesce(c.rebuild_position, 0) else c.position end")} as lag
+         from projection_checkpoints c
+        ${names ? 'where c.name = any($1)' : ''}
+        order by c.name`,
     names ? [names] : [],
   );
   return rows.map((r) => ({

@@ -1,11 +1,10 @@
 import { isDeepStrictEqual } from 'util';
 import { Pool } from 'pg';
-import { createPool, createTestDatabase, TestDatabase } from '@app/database';
+import { createPool, createTestDatabase, dropTestDatabase, TestDatabase } from '@app/database';
 import { PostgresEventStore, RecordedEvent } from '@app/event-store';
 import { defineRowProjection, listProjectionStatus, Projection, ProjectionRunner, ProjectionStatusView } from '@app/projections';
 import { isCaughtUp } from './testing/applied-log';
 import { delay, waitFor } from './testing/wait-for';
-import { dropTestDatabase } from './testing/teardown';
 
 /**
  * Acceptance: a rebuild from zero yields the same tables as live processing, shows REBUILDING with
@@ -89,7 +88,7 @@ describe('projection rebuild', () => {
   let readers: Pool;
   let runner: ProjectionRunner;
 
-  const status = async (name: string): Promise<ProjectionStatusView> => (await listProjectionStatus(tdb.pool, [name]))[0];
+  const status = async (name: string): Promise<ProjectionStatusView> => (await listProjectionStatus(store, [name]))[0];
   const table = async (sql: string, db: Pool = tdb.pool) => (await db.query(sql)).rows;
   const indexes = (t: string) =>
     table(`select regexp_replace(indexdef, 'INDEX \\S+ ON ', 'INDEX ON ') as def from pg_indexes
@@ -138,9 +137,9 @@ describe('projection rebuild', () => {
     const loop = (async () => {
       while (running) {
         try {
-          const [before] = await listProjectionStatus(readers, [name]);
+          const [before] = await listProjectionStatus(new PostgresEventStore(readers), [name]);
           const { rows } = await readers.query({ name: `read_${name}`, text: sql });
-          const [after] = await listProjectionStatus(readers, [name]);
+          const [after] = await listProjectionStatus(new PostgresEventStore(readers), [name]);
           if (before.status === 'REBUILDING' && after.status === 'REBUILDING') {
             seen.duringRebuild++;
             if (!isDeepStrictEqual(rows, expected)) seen.differing++;

@@ -1,5 +1,6 @@
 import { PoolClient } from 'pg';
 import { RecordedEvent } from '@app/event-store';
+import { quoteIdent } from '@app/database';
 import { Projection, ProjectionContext, ProjectionMode } from './projection';
 
 export type Row = Record<string, unknown>;
@@ -65,8 +66,6 @@ export function defineRowProjection(def: RowProjectionDefinition): Projection {
   };
 }
 
-const quoted = (c: string) => `"${c.replace(/"/g, '""')}"`;
-
 /**
  * Set-based access to a read-model table by primary key: load many rows, upsert many, delete
  * many, each in one statement (rows travel as one JSON array through jsonb_populate_recordset).
@@ -81,8 +80,8 @@ export class RowTable {
     readonly table: string,
     readonly key: string[],
   ) {
-    this.name = quoted(table);
-    this.keyCols = key.map(quoted).join(', ');
+    this.name = quoteIdent(table);
+    this.keyCols = key.map(quoteIdent).join(', ');
   }
 
   keyOf(row: Row): string {
@@ -114,7 +113,7 @@ export class RowTable {
     if (!keys.length) return;
     await tx.query(
       `delete from ${this.name} t using jsonb_populate_recordset(null::${this.name}, $1::jsonb) k
-        where ${this.key.map((c) => `t.${quoted(c)} = k.${quoted(c)}`).join(' and ')}`,
+        where ${this.key.map((c) => `t.${quoteIdent(c)} = k.${quoteIdent(c)}`).join(' and ')}`,
       [JSON.stringify(keys)],
     );
   }
@@ -123,7 +122,7 @@ export class RowTable {
     if (!rows.length) return;
     const setList = (await this.cols(tx))
       .filter((c) => !this.key.includes(c))
-      .map((c) => `${quoted(c)} = excluded.${quoted(c)}`)
+      .map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`)
       .join(', ');
     await tx.query(
       `insert into ${this.name} select * from jsonb_populate_recordset(null::${this.name}, $1::jsonb)

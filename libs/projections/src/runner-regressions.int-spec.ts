@@ -1,9 +1,8 @@
-import { createPool, createTestDatabase, TestDatabase } from '@app/database';
+import { createPool, createTestDatabase, dropTestDatabase, TestDatabase } from '@app/database';
 import { PostgresEventStore, RecordedEvent } from '@app/event-store';
 import { defineRowProjection, InlineProjector, listProjectionStatus, Projection, ProjectionRunner } from '@app/projections';
 import { APPLIED_EVENTS_DDL, appendTicks, appliedLogProjection, isCaughtUp } from './testing/applied-log';
 import { waitFor } from './testing/wait-for';
-import { dropTestDatabase } from './testing/teardown';
 
 /** Regression tests for runner bugs found in review (index names, restart, visibility, sessions). */
 describe('projections: known issues', () => {
@@ -28,7 +27,7 @@ describe('projections: known issues', () => {
     runners.push(r);
     return r;
   };
-  const status = async (name: string) => (await listProjectionStatus(tdb.pool, [name]))[0];
+  const status = async (name: string) => (await listProjectionStatus(store, [name]))[0];
 
   // projection-runner.ts rebuild(): `create table ... (like public.t including all)` names the
   // copied indexes itself (t_<columns>_idx), so after the swap every secondary index has another

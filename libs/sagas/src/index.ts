@@ -15,26 +15,15 @@ export * from './definitions/agent-provisioning.plan';
 export * from './definitions/task-workflow.plan';
 
 // Execution (infrastructure: PostgreSQL-backed executor and the effects of the saga types)
-export { SagaDefinition, StepContext, StepOutcome, StepFailure } from './executor/saga-definition';
-export {
-  SagaExecutor,
-  SagaExecutorOptions,
-  StartSagaRequest,
-  StartSagaResult,
-  SagaInputError,
-  IdempotencyConflictError,
-  SAGA_WORK_CHANNEL,
-  stableJson,
-} from './executor/saga-executor';
-export {
-  DomainCommandExecutor,
-  DomainCommandDispatcher,
-  DomainCommandEnvelope,
-  AGGREGATES,
-  AggregateName,
-} from './executor/domain-commands';
+export { SagaDefinition, StepContext, StepOutcome, StepFailure } from './definitions/saga-definition';
+export { SagaExecutor } from './executor/saga-executor';
+export { SagaExecutorOptions, GroupCommitOptions } from './executor/executor.types';
+export { StartSagaRequest, StartSagaResult, SagaInputError, IdempotencyConflictError } from './executor/start';
+export { SAGA_WORK_CHANNEL } from './executor/wakeups';
+export { DomainCommandDispatcher, DomainCommandEnvelope, AGGREGATES, AggregateName } from './domain-commands/domain-commands';
+export { DomainCommandExecutor } from './domain-commands/domain-command-executor';
 export { pendingWorkDepth } from './executor/postgres/saga-work';
 export { TaskHandler, TaskHandlerContext, TaskHandlerRegistry, PermanentTaskError } from './tasks/task-handler';
-export { registerBuiltinHandlers, BUILTIN_HANDLERS } from './tasks/builtin-handlers';
+export { registerBuiltinHandlers } from './tasks/builtin-handlers';
 export { AgentProvisioningSaga, agentIdOf, initialTaskIdOf } from './definitions/agent-provisioning.saga';
 export { TaskWorkflowSaga, workflowTaskIdOf } from './definitions/task-workflow.saga';

@@ -16,7 +16,6 @@ import { MinRole } from '../auth/auth.types';
 import { TenantScope } from '../auth/principal.decorator';
 import { badRequest, notFound, problem, ProblemException } from '../http/problem';
 import { DEAD_LETTER_ID_PATTERN, DeadLetterDto, DeadLetterPageDto, ListDeadLettersQueryDto, ReplayAcceptedDto } from './dead-letters.dto';
-import { DEFAULT_PAGE_SIZE } from '../read-models/query-params';
 
 // A tenant-scoped listing filters what the bus returns: it reads the bus in pages this large, and
 // at most this many of them per request (then answers a short page with a cursor to go on from).
@@ -59,7 +58,7 @@ export class DeadLettersController {
   @ApiOkResponse({ type: DeadLetterPageDto })
   @ApiBadRequestResponse({ description: 'a query parameter fails validation' })
   async list(@Query() q: ListDeadLettersQueryDto, @TenantScope() tenantId?: string): Promise<DeadLetterPageDto> {
-    const limit = q.limit ?? DEFAULT_PAGE_SIZE;
+    const limit = q.limit;
     if (tenantId === undefined) {
       const page = await this.call(() => this.bus.listDeadLetters({ topic: q.topic, limit, cursor: q.cursor }));
       return { items: page.items.map(toDto), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };

@@ -1,31 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { MAX_PAGE_SIZE, ToInt } from '../read-models/query-params';
+import { IsOptional, IsString, Matches } from 'class-validator';
+import { PageQueryDto } from '../http/page-query.dto';
 
 /** Dead-letter ids of both bus adapters: a counter (in-memory) or a Redis stream entry id. */
 export const DEAD_LETTER_ID_PATTERN = /^\d{1,20}(-\d{1,20})?$/;
 export const TOPIC_PATTERN = /^[A-Za-z0-9._:\/-]{1,200}$/;
 
-export class ListDeadLettersQueryDto {
+export class ListDeadLettersQueryDto extends PageQueryDto(100, DEAD_LETTER_ID_PATTERN) {
   @ApiPropertyOptional({ example: 'saga.events', pattern: TOPIC_PATTERN.source })
   @IsOptional()
   @IsString()
   @Matches(TOPIC_PATTERN, { message: 'topic must be 1 to 200 characters [A-Za-z0-9._:/-]' })
   topic?: string;
-
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: 100 })
-  @IsOptional()
-  @ToInt()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_PAGE_SIZE)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @Matches(DEAD_LETTER_ID_PATTERN, { message: 'cursor must be the nextCursor of a previous page' })
-  cursor?: string;
 }
 
 export class DeadLetterMessageDto {

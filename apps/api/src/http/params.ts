@@ -1,4 +1,6 @@
-import { Param, ParseUUIDPipe, PipeTransform, Injectable } from '@nestjs/common';
+import { applyDecorators, Param, ParseUUIDPipe, PipeTransform, Injectable } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
 import { badRequest } from './problem';
 
 /** A path parameter that must be a UUID (400 otherwise, before any query runs). */
@@ -15,3 +17,13 @@ class SlugPipe implements PipeTransform<string, string> {
 }
 
 export const SlugParam = (name: string) => Param(name, new SlugPipe(name));
+
+/**
+ * Query strings arrive as strings (implicit conversion is off): only plain decimal integers become
+ * numbers, anything else stays a string so that `@IsInt()` refuses it (`Number('')` would be 0).
+ */
+export const ToInt = () =>
+  Transform(({ value }) => (typeof value === 'string' && /^-?\d{1,16}$/.test(value) ? Number(value) : value));
+
+/** An optional integer query parameter within `[min, max]` (decorators listed bottom-up, as written above a field). */
+export const OptionalQueryInt = (min: number, max: number) => applyDecorators(Max(max), Min(min), IsInt(), ToInt(), IsOptional());

@@ -5,13 +5,12 @@ import { isEventStoreError } from '@app/event-store';
 import { IdempotencyConflictError, SagaError, SagaInputError } from '@app/sagas';
 import { Problem, problem, ProblemException } from './problem';
 
-// Business codes and the status they answer with (one table, one place).
+// Business codes and the status they answer with (one table, one place). SagaInputError (400) and
+// IdempotencyConflictError (409) carry extra fields and are mapped by class below, never by code.
 const CODE_STATUS: Record<string, number> = {
   WRONG_EXPECTED_VERSION: 409,
   DUPLICATE_EVENT_ID: 409,
   INVALID_APPEND: 400,
-  IDEMPOTENCY_KEY_REUSED: 409,
-  INVALID_SAGA_INPUT: 400,
   SAGA_NOT_FOUND: 404,
   SAGA_NOT_RUNNING: 422,
   SAGA_NOT_STUCK: 422,

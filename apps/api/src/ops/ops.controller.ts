@@ -3,6 +3,7 @@ import { ApiExcludeEndpoint, ApiOkResponse, ApiServiceUnavailableResponse, ApiTa
 import { HealthCheck, HealthCheckService, HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
 import { Response } from 'express';
 import { Pool } from 'pg';
+import { EVENT_STORE, EventStore } from '@app/event-store';
 import { MESSAGE_BUS, MessageBus } from '@app/messaging';
 import { listProjectionStatus } from '@app/projections';
 import { pendingWorkDepth } from '@app/sagas';
@@ -18,6 +19,7 @@ export class OpsController {
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
     @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(MESSAGE_BUS) private readonly bus: MessageBus,
     @Inject(PLATFORM_CONFIG) private readonly config: PlatformConfig,
     private readonly metrics: PlatformMetrics,
@@ -77,7 +79,7 @@ export class OpsController {
     // Gauges that come from the database are refreshed at scrape time; a database outage must
     // not break the scrape of the process metrics.
     await Promise.all([
-      listProjectionStatus(this.pool)
+      listProjectionStatus(this.store)
         .then((rows) => rows.forEach((p) => this.metrics.projectionLag.set({ projection: p.name }, p.lag)))
         .catch(() => undefined),
       pendingWorkDepth(this.pool)

@@ -10,6 +10,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { Pool } from 'pg';
+import { EVENT_STORE, EventStore } from '@app/event-store';
 import { PG_POOL } from '@app/platform';
 import { ensureCheckpoint, listProjectionStatus, platformProjections, ProjectionStatusView, requestRebuild } from '@app/projections';
 import { MinRole } from '../auth/auth.types';
@@ -37,16 +38,19 @@ export class ProjectionsController {
     .filter((p) => p.mode !== 'inline')
     .map((p) => p.name);
 
-  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: 'Every read model with its position, lag and status' })
   @ApiOkResponse({ type: [ProjectionStatusDto] })
   async list(): Promise<ProjectionStatusDto[]> {
-    const known = new Map((await listProjectionStatus(this.pool, this.names)).map((v) => [v.name, v]));
+    const known = new Map((await listProjectionStatus(this.store, this.names)).map((v) => [v.name, v]));
     const missing = this.names.filter((n) => !known.has(n));
     // No worker has started a projection yet: it has applied nothing, everything is lag.
-    const head = missing.length ? await this.unappliedEvents() : 0;
+    const head = missing.length ? await this.store.countEvents() : 0;
     return this.names.map((name) => (known.has(name) ? toDto(known.get(name)!) : { name, position: 0, lag: head, status: 'CATCHING_UP' }));
   }
 
@@ -60,12 +64,7 @@ export class ProjectionsController {
     if (!this.names.includes(name)) throw notFound(`projection ${name} not found`);
     await ensureCheckpoint(this.pool, name);
     await requestRebuild(this.pool, name);
-    const [status] = await listProjectionStatus(this.pool, [name]);
+    const [status] = await listProjectionStatus(this.store, [name]);
     return toDto(status);
-  }
-
-  private async unappliedEvents(): Promise<number> {
-    const { rows } = await this.pool.query<{ n: number }>('select count(*) as n from events where global_position < events_safe_position()');
-    return rows[0].n;
   }
 }

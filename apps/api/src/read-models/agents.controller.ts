@@ -8,7 +8,6 @@ import { UuidParam } from '../http/params';
 import { READ_MODEL_ERRORS } from './read-models.docs';
 import { AgentDto, AgentPageDto, ListAgentsQueryDto } from './read-models.dto';
 import { findRow, listAgents, toAgent } from './read-models.queries';
-import { DEFAULT_PAGE_SIZE } from './query-params';
 
 @ApiTags('read models')
 @ApiBearerAuth()
@@ -20,9 +19,8 @@ export class AgentsController {
   @Get()
   @ApiOperation({ summary: 'Agents of the tenant (admin: every tenant), newest first' })
   @ApiOkResponse({ type: AgentPageDto })
-  async list(@Query() q: ListAgentsQueryDto, @TenantScope() tenantId?: string): Promise<AgentPageDto> {
-    const page = await listAgents(this.pool, { tenantId, status: q.status, capability: q.capability, limit: q.limit ?? DEFAULT_PAGE_SIZE, cursor: q.cursor });
-    return { items: page.rows.map(toAgent), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  list(@Query() q: ListAgentsQueryDto, @TenantScope() tenantId?: string): Promise<AgentPageDto> {
+    return listAgents(this.pool, { ...q, tenantId });
   }
 
   @Get(':agentId')

@@ -1,31 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsOptional, IsString, IsUUID, Matches } from 'class-validator';
 import { SERVICE_STATUSES } from '@app/domain';
-import { MAX_PAGE_SIZE, ToInt } from './query-params';
+import { PageQueryDto } from '../http/page-query.dto';
 
 export const AGENT_STATUSES = ['PROVISIONING', 'ACTIVE', 'DECOMMISSIONED'] as const;
 export const TASK_STATUSES = ['SCHEDULED', 'RUNNING', 'COMPLETED', 'FAILED', 'COMPENSATED', 'CANCELLED'] as const;
 
-const CURSOR_PATTERN = /^[A-Za-z0-9_-]{1,1200}$/;
+/** Page size of the read-model lists when the query has no `limit`. */
+const READ_MODEL_PAGE = 100;
 
-/** `limit` and `cursor` of every read-model list. */
-export class PageQueryDto {
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: 100 })
-  @IsOptional()
-  @ToInt()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_PAGE_SIZE)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @Matches(CURSOR_PATTERN, { message: 'cursor must be the nextCursor of a previous page' })
-  cursor?: string;
-}
-
-export class CapabilityFilterDto extends PageQueryDto {
+export class CapabilityFilterDto extends PageQueryDto(READ_MODEL_PAGE) {
   @ApiPropertyOptional({ example: 'search', description: 'only entries that have this capability' })
   @IsOptional()
   @IsString()
@@ -40,7 +24,7 @@ export class ListAgentsQueryDto extends CapabilityFilterDto {
   status?: (typeof AGENT_STATUSES)[number];
 }
 
-export class ListTasksQueryDto extends PageQueryDto {
+export class ListTasksQueryDto extends PageQueryDto(READ_MODEL_PAGE) {
   @ApiPropertyOptional({ format: 'uuid' })
   @IsOptional()
   @IsUUID(undefined, { message: 'sagaId must be a UUID' })

@@ -1,5 +1,5 @@
-import { Queryable } from '@app/event-store';
-import { Filter, keysetPage } from './keyset-page';
+import { Pool } from 'pg';
+import { equals, Filter, keysetPage, KeysetSpec, PageQuery } from '../http/keyset-page';
 import { AgentDto, ServiceDto, TaskDto } from './read-models.dto';
 
 type Row = Record<string, any>;
@@ -7,12 +7,10 @@ type Row = Record<string, any>;
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
 
 /** Tenant filter of every read-model query: undefined (the admin key) reads every tenant. */
-const scoped = (tenantId: string | undefined): Filter[] => (tenantId === undefined ? [] : [{ sql: (p) => `tenant_id = ${p}`, value: tenantId }]);
+const scoped = (tenantId: string | undefined): Filter[] => equals('tenant_id', tenantId);
 
 const hasCapability = (capability: string | undefined): Filter[] =>
   capability === undefined ? [] : [{ sql: (p) => `capabilities @> ${p}::jsonb`, value: JSON.stringify([capability]) }];
-
-const equals = (column: string, value: string | undefined): Filter[] => (value === undefined ? [] : [{ sql: (p) => `${column} = ${p}`, value }]);
 
 export const toAgent = (r: Row): AgentDto => ({
   agentId: r.agent_id,
@@ -51,47 +49,33 @@ export const toService = (r: Row): ServiceDto => ({
   registeredAt: iso(r.registered_at),
 });
 
-export interface ListQuery {
+export interface ListQuery extends PageQuery {
   tenantId?: string;
-  limit: number;
-  cursor?: string;
 }
 
+type Db = Pick<Pool, 'query'>;
+
+const AGENTS: KeysetSpec = { table: 'agents', keys: [['created_at', 'timestamp'], ['agent_id', 'uuid']], direction: 'desc' };
+const TASKS: KeysetSpec = { table: 'tasks', keys: [['created_at', 'timestamp'], ['task_id', 'uuid']], direction: 'desc' };
+const SERVICES: KeysetSpec = { table: 'services', keys: [['name', 'text'], ['agent_id', 'uuid']], direction: 'asc' };
+
 /** Agents, newest first. */
-export function listAgents(db: Queryable, q: ListQuery & { status?: string; capability?: string }) {
-  return keysetPage<Row>(
-    db,
-    { table: 'agents', idColumn: 'agent_id', keyColumn: 'created_at', keyKind: 'timestamp', direction: 'desc' },
-    [...scoped(q.tenantId), ...equals('status', q.status), ...hasCapability(q.capability)],
-    q.limit,
-    q.cursor,
-  );
+export function listAgents(db: Db, q: ListQuery & { status?: string; capability?: string }) {
+  return keysetPage(db, AGENTS, [...scoped(q.tenantId), ...equals('status', q.status), ...hasCapability(q.capability)], q, toAgent);
 }
 
 /** Tasks, newest first. */
-export function listTasks(db: Queryable, q: ListQuery & { sagaId?: string; status?: string }) {
-  return keysetPage<Row>(
-    db,
-    { table: 'tasks', idColumn: 'task_id', keyColumn: 'created_at', keyKind: 'timestamp', direction: 'desc' },
-    [...scoped(q.tenantId), ...equals('saga_id', q.sagaId), ...equals('status', q.status)],
-    q.limit,
-    q.cursor,
-  );
+export function listTasks(db: Db, q: ListQuery & { sagaId?: string; status?: string }) {
+  return keysetPage(db, TASKS, [...scoped(q.tenantId), ...equals('saga_id', q.sagaId), ...equals('status', q.status)], q, toTask);
 }
 
 /** The service registry, by name. */
-export function listServices(db: Queryable, q: ListQuery & { status?: string; capability?: string }) {
-  return keysetPage<Row>(
-    db,
-    { table: 'services', idColumn: 'agent_id', keyColumn: 'name', keyKind: 'text', direction: 'asc' },
-    [...scoped(q.tenantId), ...equals('status', q.status), ...hasCapability(q.capability)],
-    q.limit,
-    q.cursor,
-  );
+export function listServices(db: Db, q: ListQuery & { status?: string; capability?: string }) {
+  return keysetPage(db, SERVICES, [...scoped(q.tenantId), ...equals('status', q.status), ...hasCapability(q.capability)], q, toService);
 }
 
 /** One row by its uuid, within the tenant scope. */
-export async function findRow(db: Queryable, table: 'agents' | 'tasks', idColumn: string, id: string, tenantId?: string): Promise<Row | undefined> {
+export async function findRow(db: Db, table: 'agents' | 'tasks', idColumn: string, id: string, tenantId?: string): Promise<Row | undefined> {
   const { rows } = await db.query<Row>(
     `select * from ${table} where ${idColumn} = $1 ${tenantId === undefined ? '' : 'and tenant_id = $2'}`,
     tenantId === undefined ? [id] : [id, tenantId],

@@ -5,8 +5,7 @@ import { PG_POOL } from '@app/platform';
 import { TenantScope } from '../auth/principal.decorator';
 import { READ_MODEL_ERRORS } from './read-models.docs';
 import { ListServicesQueryDto, ServicePageDto } from './read-models.dto';
-import { listServices, toService } from './read-models.queries';
-import { DEFAULT_PAGE_SIZE } from './query-params';
+import { listServices } from './read-models.queries';
 
 @ApiTags('read models')
 @ApiBearerAuth()
@@ -18,8 +17,7 @@ export class ServicesController {
   @Get()
   @ApiOperation({ summary: 'The service registry of the tenant (admin: every tenant), by name' })
   @ApiOkResponse({ type: ServicePageDto })
-  async list(@Query() q: ListServicesQueryDto, @TenantScope() tenantId?: string): Promise<ServicePageDto> {
-    const page = await listServices(this.pool, { tenantId, status: q.status, capability: q.capability, limit: q.limit ?? DEFAULT_PAGE_SIZE, cursor: q.cursor });
-    return { items: page.rows.map(toService), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  list(@Query() q: ListServicesQueryDto, @TenantScope() tenantId?: string): Promise<ServicePageDto> {
+    return listServices(this.pool, { ...q, tenantId });
   }
 }

@@ -8,7 +8,6 @@ import { UuidParam } from '../http/params';
 import { READ_MODEL_ERRORS } from './read-models.docs';
 import { ListTasksQueryDto, TaskDto, TaskPageDto } from './read-models.dto';
 import { findRow, listTasks, toTask } from './read-models.queries';
-import { DEFAULT_PAGE_SIZE } from './query-params';
 
 @ApiTags('read models')
 @ApiBearerAuth()
@@ -20,9 +19,8 @@ export class TasksController {
   @Get()
   @ApiOperation({ summary: 'Tasks of the tenant (admin: every tenant), newest first' })
   @ApiOkResponse({ type: TaskPageDto })
-  async list(@Query() q: ListTasksQueryDto, @TenantScope() tenantId?: string): Promise<TaskPageDto> {
-    const page = await listTasks(this.pool, { tenantId, sagaId: q.sagaId, status: q.status, limit: q.limit ?? DEFAULT_PAGE_SIZE, cursor: q.cursor });
-    return { items: page.rows.map(toTask), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) };
+  list(@Query() q: ListTasksQueryDto, @TenantScope() tenantId?: string): Promise<TaskPageDto> {
+    return listTasks(this.pool, { ...q, tenantId });
   }
 
   @Get(':taskId')

@@ -3,14 +3,11 @@ import { ApiBearerAuth, ApiHeader, ApiNoContentResponse, ApiNotFoundResponse, Ap
 import { Response } from 'express';
 import { EVENT_STORE, EventStore, RecordedEvent } from '@app/event-store';
 import { LiveUpdates } from '@app/platform';
-import { sagaStreamId } from '@app/sagas';
+import { isTerminalSagaStatus, sagaStreamId, TERMINAL_SAGA_EVENTS } from '@app/sagas';
 import { TenantScope } from '../auth/principal.decorator';
 import { UuidParam } from '../http/params';
 import { SagasService, toEventDto } from './sagas.service';
 
-/** The events after which a saga waits for nothing (COMPENSATION_FAILED waits for an operator). */
-const TERMINAL_EVENTS = new Set(['SagaCompleted', 'SagaCompensated', 'SagaCompensationFailed']);
-const TERMINAL_STATUSES = new Set(['COMPLETED', 'COMPENSATED', 'COMPENSATION_FAILED']);
 const PAGE = 1000;
 /** Fallback when a wake-up is lost (another process without a shared bus, a dropped message). */
 const POLL_MS = 500;
@@ -76,7 +73,7 @@ export class SagaLiveController implements BeforeApplicationShutdown {
 
     // Resumed at or after the terminal event (a terminal saga's last event is the terminal one:
     // anything an operator appends takes it out of COMPENSATION_FAILED): nothing more will come.
-    if (next > version && TERMINAL_STATUSES.has(state.status)) {
+    if (next > version && isTerminalSagaStatus(state.status)) {
       res.status(204).end();
       return;
     }
@@ -122,7 +119,7 @@ export class SagaLiveController implements BeforeApplicationShutdown {
             // The heartbeat is for idle streams: its interval starts again after each write.
             if (page.events.length > 0) heartbeat.refresh();
           } while (page.events.length === PAGE);
-          if (next > page.version && lastType !== undefined && TERMINAL_EVENTS.has(lastType)) return finish();
+          if (next > page.version && lastType !== undefined && TERMINAL_SAGA_EVENTS.includes(lastType)) return finish();
         } while (again && !closed);
       } catch {
         // The database is away for a moment: the next wake-up or poll reads again from `next`.

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -13,10 +13,20 @@ import { MinRole, Principal } from '../auth/auth.types';
 import { actorOf, Caller, TenantScope } from '../auth/principal.decorator';
 import { UuidParam } from '../http/params';
 import { CancelSagaDto, RetryCompensationDto, SkipCompensationDto } from './saga-operations.dto';
-import { DEFAULT_PAGE, ListCompensationsQueryDto } from './saga-queries.dto';
+import { ListCompensationsQueryDto } from './saga-queries.dto';
 import { SagaReadModel } from './saga-read-model';
 import { CompensationLogPageDto, SagaViewDto } from './saga-views.dto';
 import { SagasService } from './sagas.service';
+
+/** `POST /v1/sagas/{sagaId}/{action}`: 202 with the saga's view, 404 for a saga the caller may not see. */
+const OperatorAction = (action: string, accepted: string, refused: string) =>
+  applyDecorators(
+    Post(`sagas/:sagaId/${action}`),
+    HttpCode(202),
+    ApiAcceptedResponse({ type: SagaViewDto, description: accepted }),
+    ApiNotFoundResponse({ description: "unknown saga, or another tenant's" }),
+    ApiUnprocessableEntityResponse({ description: refused }),
+  );
 
 /**
  * Operators act on sagas: retry or skip a stuck compensation, cancel a running saga. Each command
@@ -37,54 +47,32 @@ export class SagaOperationsController {
   @ApiOkResponse({ type: CompensationLogPageDto, description: "compensation log entries across the tenant's sagas, newest first" })
   @ApiBadRequestResponse({ description: 'invalid query or cursor' })
   compensations(@Query() query: ListCompensationsQueryDto, @TenantScope() scope: string | undefined): Promise<CompensationLogPageDto> {
-    return this.readModel.listCompensations({ tenantId: scope, status: query.status, limit: query.limit ?? DEFAULT_PAGE, cursor: query.cursor });
+    return this.readModel.listCompensations({ ...query, tenantId: scope });
   }
 
-  @Post('sagas/:sagaId/retry')
-  @HttpCode(202)
-  @ApiAcceptedResponse({ type: SagaViewDto, description: 'the stuck compensation is attempted again' })
-  @ApiNotFoundResponse({ description: "unknown saga, or another tenant's" })
-  @ApiUnprocessableEntityResponse({ description: 'the saga is not COMPENSATION_FAILED' })
-  async retry(
-    @UuidParam('sagaId') sagaId: string,
-    @Body() body: RetryCompensationDto,
-    @TenantScope() scope: string | undefined,
-    @Caller() caller: Principal,
-  ): Promise<SagaViewDto> {
-    const { state } = await this.sagas.load(sagaId, scope);
-    await this.executor.retryCompensation(sagaId, state.tenantId, actorOf(caller), body.reason);
-    return this.sagas.view(sagaId, scope);
+  @OperatorAction('retry', 'the stuck compensation is attempted again', 'the saga is not COMPENSATION_FAILED')
+  retry(@UuidParam('sagaId') sagaId: string, @Body() body: RetryCompensationDto, @TenantScope() scope: string | undefined, @Caller() caller: Principal): Promise<SagaViewDto> {
+    return this.operate(sagaId, scope, (tenantId) => this.executor.retryCompensation(sagaId, tenantId, actorOf(caller), body.reason));
   }
 
-  @Post('sagas/:sagaId/skip')
-  @HttpCode(202)
-  @ApiAcceptedResponse({ type: SagaViewDto, description: 'the stuck compensation is marked SKIPPED and compensation goes on' })
-  @ApiNotFoundResponse({ description: "unknown saga, or another tenant's" })
-  @ApiUnprocessableEntityResponse({ description: 'the saga is not COMPENSATION_FAILED, or the step is not the stuck one' })
-  async skip(
-    @UuidParam('sagaId') sagaId: string,
-    @Body() body: SkipCompensationDto,
-    @TenantScope() scope: string | undefined,
-    @Caller() caller: Principal,
-  ): Promise<SagaViewDto> {
-    const { state } = await this.sagas.load(sagaId, scope);
-    await this.executor.skipCompensation(sagaId, state.tenantId, body.step, actorOf(caller), body.reason);
-    return this.sagas.view(sagaId, scope);
+  @OperatorAction(
+    'skip',
+    'the stuck compensation is marked SKIPPED and compensation goes on',
+    'the saga is not COMPENSATION_FAILED, or the step is not the stuck one',
+  )
+  skip(@UuidParam('sagaId') sagaId: string, @Body() body: SkipCompensationDto, @TenantScope() scope: string | undefined, @Caller() caller: Principal): Promise<SagaViewDto> {
+    return this.operate(sagaId, scope, (tenantId) => this.executor.skipCompensation(sagaId, tenantId, body.step, actorOf(caller), body.reason));
   }
 
-  @Post('sagas/:sagaId/cancel')
-  @HttpCode(202)
-  @ApiAcceptedResponse({ type: SagaViewDto, description: 'the saga stops starting steps and compensates what it completed' })
-  @ApiNotFoundResponse({ description: "unknown saga, or another tenant's" })
-  @ApiUnprocessableEntityResponse({ description: 'the saga is not RUNNING' })
-  async cancel(
-    @UuidParam('sagaId') sagaId: string,
-    @Body() body: CancelSagaDto,
-    @TenantScope() scope: string | undefined,
-    @Caller() caller: Principal,
-  ): Promise<SagaViewDto> {
+  @OperatorAction('cancel', 'the saga stops starting steps and compensates what it completed', 'the saga is not RUNNING')
+  cancel(@UuidParam('sagaId') sagaId: string, @Body() body: CancelSagaDto, @TenantScope() scope: string | undefined, @Caller() caller: Principal): Promise<SagaViewDto> {
+    return this.operate(sagaId, scope, (tenantId) => this.executor.cancel(sagaId, tenantId, actorOf(caller), body.reason));
+  }
+
+  /** Runs an operator command on a saga the caller may see (404 otherwise); answers with the saga after it. */
+  private async operate(sagaId: string, scope: string | undefined, command: (tenantId: string) => Promise<unknown>): Promise<SagaViewDto> {
     const { state } = await this.sagas.load(sagaId, scope);
-    await this.executor.cancel(sagaId, state.tenantId, actorOf(caller), body.reason);
+    await command(state.tenantId);
     return this.sagas.view(sagaId, scope);
   }
 }

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { BoundedString } from '../http/fields';
 
 const MAX_REASON = 1000;
 
@@ -13,22 +14,16 @@ export class RetryCompensationDto {
 
 export class SkipCompensationDto {
   @ApiProperty({ minLength: 1, maxLength: 200, description: 'the step whose compensation is stuck', example: 'reserve-resources' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @BoundedString(200)
   step: string;
 
   @ApiProperty({ minLength: 1, maxLength: MAX_REASON, example: 'released by hand' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(MAX_REASON)
+  @BoundedString(MAX_REASON)
   reason: string;
 }
 
 export class CancelSagaDto {
   @ApiProperty({ minLength: 1, maxLength: MAX_REASON, example: 'customer withdrew the order' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(MAX_REASON)
+  @BoundedString(MAX_REASON)
   reason: string;
 }

@@ -2,10 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Pool } from 'pg';
 import { PG_POOL } from '@app/platform';
 import { SagaStatus, SagaType } from '@app/sagas';
-import { CURSOR_TIMESTAMP_SQL, decodeTimeIdCursor, decodeTimeIdSeqCursor, encodeCursor } from './page-cursor';
-import { CompensationLogPageDto, CompensationStatus, SagaPageDto, SagaStepDto } from './saga-views.dto';
+import { equals, keysetPage, KeysetSpec, PageQuery } from '../http/keyset-page';
+import { CompensationLogItemDto, CompensationLogPageDto, CompensationStatus, SagaPageDto, SagaStepDto, SagaSummaryDto } from './saga-views.dto';
 
-interface SummaryRow {
+interface SummaryRow extends Record<string, unknown> {
   saga_id: string;
   tenant_id: string;
   type: SagaType;
@@ -17,12 +17,10 @@ interface SummaryRow {
   updated_at: Date;
   finished_at: Date | null;
   duration_ms: string | null;
-  cursor_at: string;
 }
 
-interface CompensationRow {
+interface CompensationRow extends Record<string, unknown> {
   saga_id: string;
-  seq: string;
   step: string;
   status: CompensationStatus;
   attempt: number;
@@ -30,8 +28,35 @@ interface CompensationRow {
   actor: string | null;
   reason: string | null;
   at: Date;
-  cursor_at: string;
 }
+
+const SAGAS: KeysetSpec = { table: 'saga_summaries', keys: [['started_at', 'timestamp'], ['saga_id', 'uuid']], direction: 'desc' };
+const COMPENSATIONS: KeysetSpec = { table: 'compensation_log', keys: [['at', 'timestamp'], ['saga_id', 'uuid'], ['seq', 'integer']], direction: 'desc' };
+
+const toSummary = (r: SummaryRow): SagaSummaryDto => ({
+  sagaId: r.saga_id,
+  tenantId: r.tenant_id,
+  type: r.type,
+  status: r.status,
+  steps: r.steps,
+  ...(r.failed_step !== null ? { failedStep: r.failed_step } : {}),
+  version: Number(r.version),
+  startedAt: r.started_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+  ...(r.finished_at ? { finishedAt: r.finished_at.toISOString() } : {}),
+  ...(r.duration_ms !== null ? { durationMs: Number(r.duration_ms) } : {}),
+});
+
+const toCompensation = (r: CompensationRow): CompensationLogItemDto => ({
+  sagaId: r.saga_id,
+  step: r.step,
+  status: r.status,
+  attempt: r.attempt,
+  ...(r.error !== null ? { error: r.error } : {}),
+  ...(r.actor !== null ? { actor: r.actor } : {}),
+  ...(r.reason !== null ? { reason: r.reason } : {}),
+  at: r.at.toISOString(),
+});
 
 /**
  * Queries of the saga read models (saga_summaries, compensation_log): newest first, keyset
@@ -42,84 +67,11 @@ interface CompensationRow {
 export class SagaReadModel {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  async listSagas(q: { tenantId?: string; type?: SagaType; status?: SagaStatus; limit: number; cursor?: string }): Promise<SagaPageDto> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const param = (v: unknown) => {
-      values.push(v);
-      return `$${values.length}`;
-    };
-    if (q.tenantId !== undefined) where.push(`tenant_id = ${param(q.tenantId)}`);
-    if (q.type) where.push(`type = ${param(q.type)}`);
-    if (q.status) where.push(`status = ${param(q.status)}`);
-    if (q.cursor !== undefined) {
-      const c = decodeTimeIdCursor(q.cursor);
-      where.push(`(started_at, saga_id) < (${param(c.at)}::timestamptz, ${param(c.id)}::uuid)`);
-    }
-    const { rows } = await this.pool.query<SummaryRow>(
-      `select saga_id, tenant_id, type, status, steps, failed_step, version, started_at, updated_at, finished_at, duration_ms,
-              ${CURSOR_TIMESTAMP_SQL('started_at')} as cursor_at
-         from saga_summaries
-        ${where.length ? `where ${where.join(' and ')}` : ''}
-        order by started_at desc, saga_id desc
-        limit ${param(q.limit + 1)}`,
-      values,
-    );
-    const page = rows.slice(0, q.limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map((r) => ({
-        sagaId: r.saga_id,
-        tenantId: r.tenant_id,
-        type: r.type,
-        status: r.status,
-        steps: r.steps,
-        ...(r.failed_step !== null ? { failedStep: r.failed_step } : {}),
-        version: Number(r.version),
-        startedAt: r.started_at.toISOString(),
-        updatedAt: r.updated_at.toISOString(),
-        ...(r.finished_at ? { finishedAt: r.finished_at.toISOString() } : {}),
-        ...(r.duration_ms !== null ? { durationMs: Number(r.duration_ms) } : {}),
-      })),
-      ...(rows.length > q.limit && last ? { nextCursor: encodeCursor([last.cursor_at, last.saga_id]) } : {}),
-    };
+  listSagas(q: PageQuery & { tenantId?: string; type?: SagaType; status?: SagaStatus }): Promise<SagaPageDto> {
+    return keysetPage(this.pool, SAGAS, [...equals('tenant_id', q.tenantId), ...equals('type', q.type), ...equals('status', q.status)], q, toSummary);
   }
 
-  async listCompensations(q: { tenantId?: string; status?: CompensationStatus; limit: number; cursor?: string }): Promise<CompensationLogPageDto> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const param = (v: unknown) => {
-      values.push(v);
-      return `$${values.length}`;
-    };
-    if (q.tenantId !== undefined) where.push(`tenant_id = ${param(q.tenantId)}`);
-    if (q.status) where.push(`status = ${param(q.status)}`);
-    if (q.cursor !== undefined) {
-      const c = decodeTimeIdSeqCursor(q.cursor);
-      where.push(`(at, saga_id, seq) < (${param(c.at)}::timestamptz, ${param(c.id)}::uuid, ${param(c.seq)}::bigint)`);
-    }
-    const { rows } = await this.pool.query<CompensationRow>(
-      `select saga_id, seq, step, status, attempt, error, actor, reason, at, ${CURSOR_TIMESTAMP_SQL('at')} as cursor_at
-         from compensation_log
-        ${where.length ? `where ${where.join(' and ')}` : ''}
-        order by at desc, saga_id desc, seq desc
-        limit ${param(q.limit + 1)}`,
-      values,
-    );
-    const page = rows.slice(0, q.limit);
-    const last = page[page.length - 1];
-    return {
-      items: page.map((r) => ({
-        sagaId: r.saga_id,
-        step: r.step,
-        status: r.status,
-        attempt: r.attempt,
-        ...(r.error !== null ? { error: r.error } : {}),
-        ...(r.actor !== null ? { actor: r.actor } : {}),
-        ...(r.reason !== null ? { reason: r.reason } : {}),
-        at: r.at.toISOString(),
-      })),
-      ...(rows.length > q.limit && last ? { nextCursor: encodeCursor([last.cursor_at, last.saga_id, Number(last.seq)]) } : {}),
-    };
+  listCompensations(q: PageQuery & { tenantId?: string; status?: CompensationStatus }): Promise<CompensationLogPageDto> {
+    return keysetPage(this.pool, COMPENSATIONS, [...equals('tenant_id', q.tenantId), ...equals('status', q.status)], q, toCompensation);
   }
 }

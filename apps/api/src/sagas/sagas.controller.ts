@@ -3,7 +3,7 @@ import { ApiBadRequestResponse, ApiBearerAuth, ApiNotFoundResponse, ApiOkRespons
 import { toCompensationsView } from '@app/sagas';
 import { TenantScope } from '../auth/principal.decorator';
 import { UuidParam } from '../http/params';
-import { DEFAULT_PAGE, ListSagasQueryDto, MAX_EVENTS_PAGE, SagaEventsQueryDto } from './saga-queries.dto';
+import { ListSagasQueryDto, SagaEventsQueryDto } from './saga-queries.dto';
 import { SagaReadModel } from './saga-read-model';
 import { SagaCompensationsDto, SagaPageDto, SagaViewDto, SagaEventsDto } from './saga-views.dto';
 import { SagasService } from './sagas.service';
@@ -22,7 +22,7 @@ export class SagasController {
   @ApiOkResponse({ type: SagaPageDto, description: "the tenant's sagas, newest first (the admin key: every tenant's)" })
   @ApiBadRequestResponse({ description: 'invalid query or cursor' })
   list(@Query() query: ListSagasQueryDto, @TenantScope() scope: string | undefined): Promise<SagaPageDto> {
-    return this.readModel.listSagas({ tenantId: scope, type: query.type, status: query.status, limit: query.limit ?? DEFAULT_PAGE, cursor: query.cursor });
+    return this.readModel.listSagas({ ...query, tenantId: scope });
   }
 
   @Get(':sagaId')
@@ -36,11 +36,7 @@ export class SagasController {
   @ApiOkResponse({ type: SagaEventsDto, description: "the saga's own stream" })
   @ApiNotFoundResponse({ description: "unknown saga, or another tenant's" })
   events(@UuidParam('sagaId') sagaId: string, @Query() query: SagaEventsQueryDto, @TenantScope() scope: string | undefined): Promise<SagaEventsDto> {
-    return this.sagas.events(sagaId, scope, {
-      fromVersion: query.fromVersion,
-      limit: query.limit ?? MAX_EVENTS_PAGE,
-      direction: query.direction ?? 'forward',
-    });
+    return this.sagas.events(sagaId, scope, { fromVersion: query.fromVersion, limit: query.limit, direction: query.direction });
   }
 
   @Get(':sagaId/compensations')

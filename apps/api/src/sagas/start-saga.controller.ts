@@ -1,4 +1,4 @@
-import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { applyDecorators, Body, Controller, createParamDecorator, ExecutionContext, HttpCode, Post, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -9,8 +9,8 @@ import {
 } from '@nestjs/swagger';
 import { Response } from 'express';
 import { SagaExecutor, SagaType } from '@app/sagas';
-import { Principal } from '../auth/auth.types';
-import { ActingTenant, actorOf, Caller, CorrelationId } from '../auth/principal.decorator';
+import { AuthedRequest } from '../auth/api-key.guard';
+import { actingTenantOf, actorOf, correlationIdOf } from '../auth/principal.decorator';
 import { badRequest } from '../http/problem';
 import { SagaAcceptedDto } from './saga-views.dto';
 import { StartAgentProvisioningDto } from './start-agent-provisioning.dto';
@@ -29,6 +29,31 @@ const ACCEPTED = {
   headers: { Location: { description: '/v1/sagas/{sagaId}', schema: { type: 'string' } } },
 };
 
+/** What a start takes from the request besides its body. */
+interface StartRequest {
+  idempotencyKey: string | undefined;
+  tenantId: string;
+  metadata: { correlationId: string; actor: string };
+}
+
+/** The Idempotency-Key header, the acting tenant and the caller's metadata of a start. */
+const StartRequest = createParamDecorator((_: unknown, ctx: ExecutionContext): StartRequest => {
+  const req = ctx.switchToHttp().getRequest<AuthedRequest>();
+  const idempotencyKey = req.headers['idempotency-key'] as string | undefined;
+  return { idempotencyKey, tenantId: actingTenantOf(req), metadata: { correlationId: correlationIdOf(req), actor: actorOf(req.principal) } };
+});
+
+/** A start route: 202 with the saga's location; `badRequest` says what that route refuses with 400. */
+const StartRoute = (path: SagaType, badRequest: string) =>
+  applyDecorators(
+    Post(path),
+    HttpCode(202),
+    ApiHeader(IDEMPOTENCY_HEADER),
+    ApiAcceptedResponse(ACCEPTED),
+    ApiBadRequestResponse({ description: badRequest }),
+    ApiConflictResponse({ description: 'Idempotency-Key reused with a different body' }),
+  );
+
 /** Starting sagas: validate, hand to the executor (which records SagaStarted), answer 202. */
 @ApiTags('sagas')
 @ApiBearerAuth()
@@ -36,49 +61,17 @@ const ACCEPTED = {
 export class StartSagaController {
   constructor(private readonly executor: SagaExecutor) {}
 
-  @Post('agent-provisioning')
-  @HttpCode(202)
-  @ApiHeader(IDEMPOTENCY_HEADER)
-  @ApiAcceptedResponse(ACCEPTED)
-  @ApiBadRequestResponse({ description: 'invalid body, unknown initial task handler or bad Idempotency-Key' })
-  @ApiConflictResponse({ description: 'Idempotency-Key reused with a different body' })
-  startAgentProvisioning(
-    @Body() body: StartAgentProvisioningDto,
-    @Headers('idempotency-key') idempotencyKey: string | undefined,
-    @ActingTenant() tenantId: string,
-    @Caller() caller: Principal,
-    @CorrelationId() correlationId: string,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<SagaAcceptedDto> {
-    return this.start('agent-provisioning', body, idempotencyKey, tenantId, caller, correlationId, res);
+  @StartRoute('agent-provisioning', 'invalid body, unknown initial task handler or bad Idempotency-Key')
+  startAgentProvisioning(@Body() body: StartAgentProvisioningDto, @StartRequest() req: StartRequest, @Res({ passthrough: true }) res: Response): Promise<SagaAcceptedDto> {
+    return this.start('agent-provisioning', body, req, res);
   }
 
-  @Post('task-workflow')
-  @HttpCode(202)
-  @ApiHeader(IDEMPOTENCY_HEADER)
-  @ApiAcceptedResponse(ACCEPTED)
-  @ApiBadRequestResponse({ description: 'invalid body, cycle, unknown dependency or handler, bad template reference, duplicate ids' })
-  @ApiConflictResponse({ description: 'Idempotency-Key reused with a different body' })
-  startTaskWorkflow(
-    @Body() body: StartTaskWorkflowDto,
-    @Headers('idempotency-key') idempotencyKey: string | undefined,
-    @ActingTenant() tenantId: string,
-    @Caller() caller: Principal,
-    @CorrelationId() correlationId: string,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<SagaAcceptedDto> {
-    return this.start('task-workflow', body, idempotencyKey, tenantId, caller, correlationId, res);
+  @StartRoute('task-workflow', 'invalid body, cycle, unknown dependency or handler, bad template reference, duplicate ids')
+  startTaskWorkflow(@Body() body: StartTaskWorkflowDto, @StartRequest() req: StartRequest, @Res({ passthrough: true }) res: Response): Promise<SagaAcceptedDto> {
+    return this.start('task-workflow', body, req, res);
   }
 
-  private async start(
-    sagaType: SagaType,
-    body: object,
-    idempotencyKey: string | undefined,
-    tenantId: string,
-    caller: Principal,
-    correlationId: string,
-    res: Response,
-  ): Promise<SagaAcceptedDto> {
+  private async start(sagaType: SagaType, body: object, { idempotencyKey, tenantId, metadata }: StartRequest, res: Response): Promise<SagaAcceptedDto> {
     if (idempotencyKey !== undefined && (idempotencyKey.length < 1 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY)) {
       throw badRequest(`Idempotency-Key must have 1 to ${MAX_IDEMPOTENCY_KEY} characters`, [
         { field: 'Idempotency-Key', message: `must have 1 to ${MAX_IDEMPOTENCY_KEY} characters` },
@@ -86,13 +79,7 @@ export class StartSagaController {
     }
     // The stored input is plain JSON (no DTO class instances), so a replay hashes the same.
     const input: unknown = JSON.parse(JSON.stringify(body));
-    const started = await this.executor.start({
-      tenantId,
-      sagaType,
-      input,
-      idempotencyKey,
-      metadata: { correlationId, actor: actorOf(caller) },
-    });
+    const started = await this.executor.start({ tenantId, sagaType, input, idempotencyKey, metadata });
     const location = `/v1/sagas/${started.sagaId}`;
     res.setHeader('Location', location);
     return { sagaId: started.sagaId, type: sagaType, status: started.status, location };

@@ -1,23 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsIn,
-  IsInt,
-  IsNotEmptyObject,
-  IsObject,
-  IsOptional,
-  IsString,
-  Matches,
-  Max,
-  MaxLength,
-  Min,
-  MinLength,
-  ValidateNested,
-} from 'class-validator';
-import { MAX_PARALLEL_LIMIT, PriorityName, TASK_ID_PATTERN } from '@app/sagas';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsObject, IsOptional, IsString, Matches, ValidateNested } from 'class-validator';
+import { MAX_PARALLEL_LIMIT, PriorityName, registerBuiltinHandlers, TASK_ID_PATTERN, TaskHandlerRegistry } from '@app/sagas';
+import { BoundedInt, BoundedString, Nested } from '../http/fields';
 
 export const MAX_WORKFLOW_TASKS = 500;
 export const PRIORITIES: PriorityName[] = ['LOW', 'NORMAL', 'HIGH', 'CRITICAL'];
@@ -25,26 +10,22 @@ export const PRIORITIES: PriorityName[] = ['LOW', 'NORMAL', 'HIGH', 'CRITICAL'];
 const MAX_ATTEMPTS = 100;
 const MAX_BACKOFF_MS = 3_600_000;
 const MAX_TIMEOUT_MS = 86_400_000;
+// For the documentation only: an unknown handler is refused (400) by the workflow's validation.
+const BUILTIN_HANDLER_NAMES = registerBuiltinHandlers(new TaskHandlerRegistry()).names().join(', ');
 
 export class TaskRetryDto {
   @ApiProperty({ minimum: 1, maximum: MAX_ATTEMPTS, example: 3 })
-  @IsInt()
-  @Min(1)
-  @Max(MAX_ATTEMPTS)
+  @BoundedInt(1, MAX_ATTEMPTS)
   maxAttempts: number;
 
   @ApiProperty({ minimum: 0, maximum: MAX_BACKOFF_MS, example: 200, description: 'first backoff; doubles per attempt (with jitter, capped at 30 s)' })
-  @IsInt()
-  @Min(0)
-  @Max(MAX_BACKOFF_MS)
+  @BoundedInt(0, MAX_BACKOFF_MS)
   backoffMs: number;
 }
 
 export class TaskCompensationDto {
   @ApiProperty({ minLength: 1, maxLength: 100, example: 'echo' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(100)
+  @BoundedString(100)
   handler: string;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'may reference upstream outputs: {{ taskId.output.path }}' })
@@ -59,10 +40,8 @@ export class WorkflowTaskDto {
   @Matches(TASK_ID_PATTERN, { message: `id must match ${TASK_ID_PATTERN.source}` })
   id: string;
 
-  @ApiProperty({ minLength: 1, maxLength: 100, example: 'http', description: 'built-in: noop, echo, http, delay, fail, transform' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(100)
+  @ApiProperty({ minLength: 1, maxLength: 100, example: 'http', description: `built-in: ${BUILTIN_HANDLER_NAMES}` })
+  @BoundedString(100)
   handler: string;
 
   @ApiProperty({ type: [String], maxItems: MAX_WORKFLOW_TASKS, example: [] })
@@ -84,38 +63,28 @@ export class WorkflowTaskDto {
 
   @ApiPropertyOptional({ type: TaskRetryDto, description: 'default: 3 attempts, 200 ms backoff' })
   @IsOptional()
-  @IsNotEmptyObject()
-  @ValidateNested()
-  @Type(() => TaskRetryDto)
+  @Nested(() => TaskRetryDto)
   retry?: TaskRetryDto;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_TIMEOUT_MS, default: 30_000 })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_TIMEOUT_MS)
+  @BoundedInt(1, MAX_TIMEOUT_MS)
   timeoutMs?: number;
 
   @ApiPropertyOptional({ type: TaskCompensationDto, description: 'run (in reverse completion order) when the workflow fails after this task succeeded' })
   @IsOptional()
-  @IsNotEmptyObject()
-  @ValidateNested()
-  @Type(() => TaskCompensationDto)
+  @Nested(() => TaskCompensationDto)
   compensation?: TaskCompensationDto;
 }
 
 export class StartTaskWorkflowDto {
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'nightly import' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @BoundedString(200)
   name: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_PARALLEL_LIMIT, default: 4 })
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_PARALLEL_LIMIT)
+  @BoundedInt(1, MAX_PARALLEL_LIMIT)
   maxParallel?: number;
 
   @ApiProperty({ type: [WorkflowTaskDto], minItems: 1, maxItems: MAX_WORKFLOW_TASKS })

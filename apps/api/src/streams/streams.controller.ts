@@ -68,8 +68,8 @@ export class StreamsController {
   read(@StreamIdParam() streamId: string, @Query() query: ReadStreamQueryDto, @TenantScope() tenantId?: string): Promise<StreamEventsDto> {
     return this.streams.read(streamId, {
       fromVersion: query.fromVersion,
-      limit: query.limit ?? 100,
-      direction: query.direction ?? 'forward',
+      limit: query.limit,
+      direction: query.direction,
       tenantId,
     });
   }

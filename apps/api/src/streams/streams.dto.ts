@@ -1,3 +1,4 @@
+import { Type as Class } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -5,18 +6,15 @@ import {
   ArrayMinSize,
   IsArray,
   IsIn,
-  IsInt,
   IsObject,
   IsOptional,
   IsString,
   IsUUID,
   Matches,
-  Max,
-  Min,
   ValidateNested,
 } from 'class-validator';
 import { ExpectedVersion } from '@app/event-store';
-import { ToInt } from '../read-models/query-params';
+import { OptionalQueryInt } from '../http/params';
 import { EXPECTED_VERSION_KEYWORDS, HasUniqueEventIds, IsExpectedVersion, IsJsonObject } from './streams.validators';
 
 export const MAX_EVENTS_PER_REQUEST = 1000;
@@ -78,28 +76,29 @@ export class AppendResultDto {
   @ApiProperty({ description: 'global position of the last event appended' }) globalPosition: number;
 }
 
-export class ReadStreamQueryDto {
-  @ApiPropertyOptional({ type: 'integer', minimum: 0, description: 'inclusive; forward defaults to 0, backward to the last event' })
-  @IsOptional()
-  @ToInt()
-  @IsInt()
-  @Min(0)
-  @Max(Number.MAX_SAFE_INTEGER)
-  fromVersion?: number;
+/**
+ * `fromVersion`, `limit` and `direction` of a stream read, as a base class of a route's query DTO:
+ * `defaultLimit` is that route's page size when `limit` is absent (filled in here).
+ */
+export function StreamReadQueryDto(defaultLimit: number): Class<{ fromVersion?: number; limit: number; direction: 'forward' | 'backward' }> {
+  class StreamReadQuery {
+    @ApiPropertyOptional({ type: 'integer', minimum: 0, description: 'inclusive; forward defaults to 0, backward to the last event' })
+    @OptionalQueryInt(0, Number.MAX_SAFE_INTEGER)
+    fromVersion?: number;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @ToInt()
-  @IsInt()
-  @Min(1)
-  @Max(1000)
-  limit?: number;
+    @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_EVENTS_PER_REQUEST, default: defaultLimit })
+    @OptionalQueryInt(1, MAX_EVENTS_PER_REQUEST)
+    limit: number = defaultLimit;
 
-  @ApiPropertyOptional({ enum: ['forward', 'backward'], default: 'forward' })
-  @IsOptional()
-  @IsIn(['forward', 'backward'])
-  direction?: 'forward' | 'backward';
+    @ApiPropertyOptional({ enum: ['forward', 'backward'], default: 'forward' })
+    @IsOptional()
+    @IsIn(['forward', 'backward'])
+    direction: 'forward' | 'backward' = 'forward';
+  }
+  return StreamReadQuery;
 }
+
+export class ReadStreamQueryDto extends StreamReadQueryDto(100) {}
 
 export class StreamStateQueryDto {
   @ApiPropertyOptional({
@@ -107,29 +106,17 @@ export class StreamStateQueryDto {
     minimum: 0,
     description: 'replay up to this version (inclusive); beyond the last event the state at the end is returned, with the version reached',
   })
-  @IsOptional()
-  @ToInt()
-  @IsInt()
-  @Min(0)
-  @Max(Number.MAX_SAFE_INTEGER)
+  @OptionalQueryInt(0, Number.MAX_SAFE_INTEGER)
   atVersion?: number;
 }
 
 export class ReadAllQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 0, default: 0, description: 'exclusive global position: pass the lastPosition of the previous page' })
-  @IsOptional()
-  @ToInt()
-  @IsInt()
-  @Min(0)
-  @Max(Number.MAX_SAFE_INTEGER)
+  @OptionalQueryInt(0, Number.MAX_SAFE_INTEGER)
   after?: number;
 
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 1000, default: 100 })
-  @IsOptional()
-  @ToInt()
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @OptionalQueryInt(1, 1000)
   limit?: number;
 
   @ApiPropertyOptional({ pattern: CATEGORY_PATTERN.source, example: 'saga' })

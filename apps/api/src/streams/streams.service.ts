@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Pool } from 'pg';
 import {
   AggregateRepository,
   AggregateType,
@@ -15,7 +14,6 @@ import {
   ReadAllResult,
   ReadStreamResult,
 } from '@app/event-store';
-import { PG_POOL } from '@app/platform';
 import { AGGREGATES, sagaDecider } from '@app/sagas';
 import { conflict, forbidden, notFound } from '../http/problem';
 import { NewEventDto } from './streams.dto';
@@ -44,7 +42,6 @@ const streamNotFound = (streamId: string) => notFound(`stream ${streamId} not fo
 export class StreamsService {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    @Inject(PG_POOL) private readonly pool: Pool,
     private readonly repository: AggregateRepository,
   ) {}
 
@@ -69,13 +66,13 @@ export class StreamsService {
     }));
     try {
       return await this.store.transaction(async (tx) => {
-        if (await ownedByAnotherTenant(tx, streamId, ctx.tenantId)) throw streamNotFound(streamId);
+        if (await this.ownedByAnotherTenant(streamId, ctx.tenantId, tx)) throw streamNotFound(streamId);
         const result = await this.store.appendToStream(streamId, events, { expectedVersion, tenantId: ctx.tenantId, tx });
-        if (await ownedByAnotherTenant(tx, streamId, ctx.tenantId)) throw streamNotFound(streamId);
+        if (await this.ownedByAnotherTenant(streamId, ctx.tenantId, tx)) throw streamNotFound(streamId);
         return result;
       });
     } catch (err) {
-      if (isEventStoreError(err, 'WRONG_EXPECTED_VERSION') && (await ownedByAnotherTenant(this.pool, streamId, ctx.tenantId))) {
+      if (isEventStoreError(err, 'WRONG_EXPECTED_VERSION') && (await this.ownedByAnotherTenant(streamId, ctx.tenantId))) {
         throw streamNotFound(streamId);
       }
       if (isEventStoreError(err, 'DUPLICATE_EVENT_ID')) {
@@ -111,22 +108,14 @@ export class StreamsService {
   async state(streamId: string, atVersion: number | undefined, tenantId: string | undefined): Promise<{ streamId: string; version: number; state: unknown }> {
     const type = STATE_TYPES[categoryOf(streamId)];
     if (!type) throw notFound(`stream ${streamId} is not a platform stream; only platform streams have a replayed state`);
-    const { rows } = await this.pool.query<{ found: boolean; foreign_found: boolean }>(
-      `select exists (select 1 from events where stream_id = $1) as found,
-              exists (select 1 from events where stream_id = $1 and tenant_id <> $2) as foreign_found`,
-      [streamId, tenantId ?? null],
-    );
-    if (!rows[0].found || rows[0].foreign_found) throw streamNotFound(streamId);
+    const head = await this.store.streamHead(streamId, { tenantId });
+    if (head.version < 0 || head.otherTenant) throw streamNotFound(streamId);
     const id = streamId.slice(type.category.length + 1);
     const loaded = await this.repository.load(type, id, { atVersion });
     return { streamId, version: loaded.version, state: loaded.state };
   }
-}
 
-async function ownedByAnotherTenant(db: Queryable, streamId: string, tenantId: string): Promise<boolean> {
-  const { rows } = await db.query<{ foreign_found: boolean }>(
-    'select exists (select 1 from events where stream_id = $1 and tenant_id <> $2) as foreign_found',
-    [streamId, tenantId],
-  );
-  return rows[0].foreign_found;
+  private async ownedByAnotherTenant(streamId: string, tenantId: string, tx?: Queryable): Promise<boolean> {
+    return (await this.store.streamHead(streamId, { tenantId, tx })).otherTenant;
+  }
 }

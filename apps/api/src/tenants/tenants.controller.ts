@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Pool } from 'pg';
+import { withTransaction } from '@app/database';
 import { DomainCommandDispatcher } from '@app/sagas';
 import { DOMAIN_COMMANDS, PG_POOL } from '@app/platform';
 import { ApiKeysService } from '../auth/api-keys.service';
@@ -26,33 +27,29 @@ export class TenantsController {
   @ApiCreatedResponse({ type: TenantDto })
   async create(@Body() body: CreateTenantDto, @Caller() caller: Principal, @CorrelationId() correlationId: string): Promise<TenantDto> {
     const metadata = { correlationId, actor: actorOf(caller) };
-    const client = await this.pool.connect();
     try {
-      await client.query('begin');
-      const created = await this.commands.dispatch({
-        aggregate: 'tenant',
-        id: body.id,
-        tenantId: body.id,
-        tx: client,
-        metadata,
-        command: { type: 'CreateTenant', data: { tenantId: body.id, name: body.name, quota: { ...body.quota }, allowedPermissions: body.allowedPermissions } },
+      await withTransaction(this.pool, async (client) => {
+        const created = await this.commands.dispatch({
+          aggregate: 'tenant',
+          id: body.id,
+          tenantId: body.id,
+          tx: client,
+          metadata,
+          command: { type: 'CreateTenant', data: { tenantId: body.id, name: body.name, quota: { ...body.quota }, allowedPermissions: body.allowedPermissions } },
+        });
+        if (created.events.length === 0) throw conflict(`tenant ${body.id} already exists`);
+        await this.commands.dispatch({
+          aggregate: 'quota',
+          id: body.id,
+          tenantId: body.id,
+          tx: client,
+          metadata,
+          command: { type: 'SetQuota', data: { ...body.quota } },
+        });
       });
-      if (created.events.length === 0) throw conflict(`tenant ${body.id} already exists`);
-      await this.commands.dispatch({
-        aggregate: 'quota',
-        id: body.id,
-        tenantId: body.id,
-        tx: client,
-        metadata,
-        command: { type: 'SetQuota', data: { ...body.quota } },
-      });
-      await client.query('commit');
     } catch (err) {
-      await client.query('rollback').catch(() => undefined);
       if ((err as { code?: string }).code === 'TENANT_EXISTS') throw conflict(`tenant ${body.id} already exists`);
       throw err;
-    } finally {
-      client.release();
     }
     return this.view(body.id);
   }

@@ -1,18 +1,14 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmptyObject, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateNested } from 'class-validator';
+import { IsIn, IsString, Matches } from 'class-validator';
+import { BoundedInt, BoundedString, Nested, StringList } from '../http/fields';
 
 export class QuotaDto {
   @ApiProperty({ minimum: 0, maximum: 1_000_000_000 })
-  @IsInt()
-  @Min(0)
-  @Max(1_000_000_000)
+  @BoundedInt(0, 1_000_000_000)
   cpuMillis: number;
 
   @ApiProperty({ minimum: 0, maximum: 1_000_000_000 })
-  @IsInt()
-  @Min(0)
-  @Max(1_000_000_000)
+  @BoundedInt(0, 1_000_000_000)
   memoryMb: number;
 }
 
@@ -23,23 +19,15 @@ export class CreateTenantDto {
   id: string;
 
   @ApiProperty({ example: 'Acme Corp' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @BoundedString(200)
   name: string;
 
   @ApiProperty({ type: QuotaDto })
-  @IsNotEmptyObject()
-  @ValidateNested()
-  @Type(() => QuotaDto)
+  @Nested(() => QuotaDto)
   quota: QuotaDto;
 
   @ApiProperty({ type: [String], example: ['read', 'write'] })
-  @IsArray()
-  @ArrayMaxSize(200)
-  @IsString({ each: true })
-  @MinLength(1, { each: true })
-  @MaxLength(100, { each: true })
+  @StringList(200, 100)
   allowedPermissions: string[];
 }
 
@@ -62,9 +50,7 @@ export class CreateApiKeyDto {
   role: 'client' | 'operator' | 'admin';
 
   @ApiProperty({ example: 'ci pipeline' })
-  @IsString()
-  @MinLength(1)
-  @MaxLength(200)
+  @BoundedString(200)
   name: string;
 }
 

@@ -8,9 +8,10 @@ async function main(): Promise<void> {
   await ensureDatabase(url);
   const pool = createPool(url, { max: 1 });
   try {
-    const { applied, alreadyApplied } = await migrate(pool);
+    const { applied, alreadyApplied, reapplied } = await migrate(pool);
     for (const name of applied) console.log(`applied  ${name}`);
-    console.log(`${applied.length} applied, ${alreadyApplied.length} already applied`);
+    for (const name of reapplied) console.log(`applied  ${name} (repeatable)`);
+    console.log(`${applied.length} applied, ${alreadyApplied.length} already applied, ${reapplied.length} repeatable applied`);
   } finally {
     await pool.end();
   }

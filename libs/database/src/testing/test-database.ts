@@ -1,17 +1,14 @@
 import { createHash, randomBytes } from 'crypto';
 import { Client, Pool } from 'pg';
-import { Kysely } from 'kysely';
 import { databaseUrlFromEnv, withDatabase } from '../database.config';
 import { quoteIdent } from '../ensure-database';
-import { createKysely, Database } from '../database';
-import { loadMigrations, migrate } from '../migrator';
+import { loadMigrations, loadRepeatables, migrate } from '../migrator';
 import { createPool } from '../pool';
 
 export interface TestDatabase {
   url: string;
   name: string;
   pool: Pool;
-  db: Kysely<Database>;
   /** Closes the pool and drops the database. */
   drop(): Promise<void>;
 }
@@ -31,7 +28,11 @@ async function withAdmin<T>(serverUrl: string, fn: (c: Client) => Promise<T>): P
 /** A template database with every migration applied, named after the migrations' content. */
 async function ensureTemplate(serverUrl: string): Promise<string> {
   const migrations = loadMigrations();
-  const hash = createHash('sha1').update(migrations.map((m) => m.name + m.sql).join('\0')).digest('hex').slice(0, 12);
+  const repeatables = loadRepeatables();
+  const hash = createHash('sha1')
+    .update([...migrations, ...repeatables].map((m) => m.name + m.sql).join('\0'))
+    .digest('hex')
+    .slice(0, 12);
   const name = `saga_tpl_${hash}`;
   await withAdmin(serverUrl, async (admin) => {
     await admin.query('select pg_advisory_lock($1)', [TEMPLATE_LOCK_KEY]);
@@ -45,7 +46,7 @@ async function ensureTemplate(serverUrl: string): Promise<string> {
       await admin.query(`create database ${quoteIdent(name)}`);
       const pool = createPool(withDatabase(serverUrl, name), { max: 1 });
       try {
-        await migrate(pool, migrations);
+        await migrate(pool, migrations, repeatables);
       } finally {
         await pool.end();
       }
@@ -79,18 +80,14 @@ export async function createTestDatabase(options: { poolSize?: number } = {}): P
   });
   const url = withDatabase(serverUrl, name);
   const pool = createPool(url, { max: options.poolSize ?? 6 });
-  const db = createKysely(pool);
   let dropped = false;
   return {
     url,
     name,
     pool,
-    db,
     async drop() {
       if (dropped) return;
       dropped = true;
-      // Kysely ends the pool only if it ever used it: end it here when it did not.
-      await db.destroy().catch(() => undefined);
       if (!pool.ended) await pool.end().catch(() => undefined);
       await withAdmin(serverUrl, (admin) => admin.query(`drop database if exists ${quoteIdent(name)} with (force)`));
     },

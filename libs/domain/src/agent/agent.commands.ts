@@ -1,26 +1,7 @@
 import { DomainCommand } from '../decider';
-import { Resources } from '../resources';
+import { AgentRegistered } from './agent.events';
 
-export const AgentCommandType = {
-  RegisterAgent: 'RegisterAgent',
-  GrantPermissions: 'GrantPermissions',
-  RevokePermissions: 'RevokePermissions',
-  ActivateAgent: 'ActivateAgent',
-  DecommissionAgent: 'DecommissionAgent',
-} as const;
-
-export type RegisterAgent = DomainCommand<
-  'RegisterAgent',
-  {
-    agentId: string;
-    tenantId: string;
-    name: string;
-    type: string;
-    capabilities: string[];
-    resources: Resources;
-    sagaId: string;
-  }
->;
+export type RegisterAgent = DomainCommand<'RegisterAgent', AgentRegistered['data']>;
 /** `allowedPermissions` is the tenant's list, loaded by the handler: the decider reads no other stream. */
 export type GrantPermissions = DomainCommand<
   'GrantPermissions',

@@ -1,19 +1,13 @@
 import { Decider, DomainError } from '../decider';
-import { Resources } from '../resources';
 import { AgentCommand } from './agent.commands';
-import { AgentEvent } from './agent.events';
+import { AgentEvent, AgentRegistered } from './agent.events';
 
 export type AgentStatus = 'PROVISIONING' | 'ACTIVE' | 'DECOMMISSIONED';
 
-export interface RegisteredAgent {
+type Registration = AgentRegistered['data'];
+
+export interface RegisteredAgent extends Registration {
   status: AgentStatus;
-  agentId: string;
-  tenantId: string;
-  name: string;
-  type: string;
-  capabilities: string[];
-  resources: Resources;
-  sagaId: string;
   permissions: string[];
 }
 

@@ -1,16 +1,8 @@
 import { DomainCommand } from '../decider';
+import { QuotaSet, ResourcesReserved } from './quota.events';
 
-export const QuotaCommandType = {
-  SetQuota: 'SetQuota',
-  ReserveResources: 'ReserveResources',
-  ReleaseResources: 'ReleaseResources',
-} as const;
-
-export type SetQuota = DomainCommand<'SetQuota', { cpuMillis: number; memoryMb: number }>;
-export type ReserveResources = DomainCommand<
-  'ReserveResources',
-  { reservationId: string; cpuMillis: number; memoryMb: number }
->;
+export type SetQuota = DomainCommand<'SetQuota', QuotaSet['data']>;
+export type ReserveResources = DomainCommand<'ReserveResources', ResourcesReserved['data']>;
 export type ReleaseResources = DomainCommand<'ReleaseResources', { reservationId: string }>;
 
 export type QuotaCommand = SetQuota | ReserveResources | ReleaseResources;

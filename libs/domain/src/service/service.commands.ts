@@ -1,12 +1,6 @@
 import { DomainCommand } from '../decider';
 import { ServiceStatus } from './service.events';
 
-export const ServiceCommandType = {
-  RegisterService: 'RegisterService',
-  ChangeServiceStatus: 'ChangeServiceStatus',
-  DeregisterService: 'DeregisterService',
-} as const;
-
 export type RegisterService = DomainCommand<
   'RegisterService',
   {

@@ -1,19 +1,7 @@
 import { DomainCommand } from '../decider';
-import { TaskError } from './task.events';
+import { TaskError, TaskScheduled } from './task.events';
 
-export const TaskCommandType = {
-  ScheduleTask: 'ScheduleTask',
-  StartTask: 'StartTask',
-  CompleteTask: 'CompleteTask',
-  FailTask: 'FailTask',
-  CompensateTask: 'CompensateTask',
-  CancelTask: 'CancelTask',
-} as const;
-
-export type ScheduleTask = DomainCommand<
-  'ScheduleTask',
-  { taskId: string; sagaId: string; tenantId: string; name: string; handler: string; config: Record<string, unknown> }
->;
+export type ScheduleTask = DomainCommand<'ScheduleTask', TaskScheduled['data']>;
 /*
  * `at` (ISO 8601) is when the handler started or finished, measured by the worker: the event may be
  * appended later, and the decider must not read the clock. `attempt` counts from 1.

@@ -1,15 +1,8 @@
 import { DomainCommand } from '../decider';
+import { TenantCreated } from './tenant.events';
 import { Resources } from '../resources';
 
-export const TenantCommandType = {
-  CreateTenant: 'CreateTenant',
-  UpdateTenantQuota: 'UpdateTenantQuota',
-} as const;
-
-export type CreateTenant = DomainCommand<
-  'CreateTenant',
-  { tenantId: string; name: string; quota: Resources; allowedPermissions: string[] }
->;
+export type CreateTenant = DomainCommand<'CreateTenant', TenantCreated['data']>;
 export type UpdateTenantQuota = DomainCommand<'UpdateTenantQuota', { quota: Resources }>;
 
 export type TenantCommand = CreateTenant | UpdateTenantQuota;

@@ -3,14 +3,69 @@ import { EventStoreError, wrongExpectedVersion } from '../event-store.errors';
 import { AppendOptions, AppendResult, EventMetadata, ExpectedVersion, NewEvent } from '../event-store.types';
 import { pgConstraint, pgErrorCode, Queryable } from './queryable';
 
+/** Expected versions as the SQL functions take them (`p_expected_kind`, an entry's `kind`). */
 const KIND = { any: 0, no_stream: 1, stream_exists: 2, exact: 3 } as const;
 
+/**
+ * The expected-version rule, shared by both appends (`append_to_streams` in append-to-streams.ts
+ * applies it per entry), and `append_to_stream`: a batch appended atomically in one round trip.
+ *   p_expected_kind: KIND above; p_expected_version with kind 3 (exact).
+ *   p_events: [{ "eventId", "type", "schemaVersion", "data", "metadata" }, ...]
+ * Returns ('ok', last version, first version, last position) or ('conflict', actual version).
+ * A concurrent writer that wins the race makes the insert fail on events_stream_version_uq (23505);
+ * appendToStream maps that to WRONG_EXPECTED_VERSION (or to an idempotent replay, by event id).
+ * It is not a one-entry `append_to_streams`: that would serve a single append too, but takes about
+ * twice the time inside the database (measured: ~100 µs against ~50 µs for a one-event append),
+ * and this is the path of every append inside a transaction and of every append made alone.
+ * Subscribers are woken after the commit, never from here (see PostgresEventStore.notifyAppended).
+ */
+export const APPEND_TO_STREAM_SQL = `
+create or replace function events_version_conflicts(p_kind smallint, p_expected bigint, p_current bigint) returns boolean
+language sql immutable as $$
+  select (p_kind = 1 and p_current is not null)
+      or (p_kind = 2 and p_current is null)
+      or (p_kind = 3 and coalesce(p_current, -1) <> p_expected)
+$$;
+
+create or replace function append_to_stream(
+  p_stream_id text,
+  p_tenant_id text,
+  p_expected_kind smallint,
+  p_expected_version bigint,
+  p_events jsonb
+) returns table (outcome text, current_version bigint, first_version bigint, last_position bigint)
+language plpgsql volatile as $$
+declare
+  v_current bigint;
+  v_count integer := jsonb_array_length(p_events);
+  v_base bigint;
+begin
+  select max(e.version) into v_current from events e where e.stream_id = p_stream_id;
+  if events_version_conflicts(p_expected_kind, p_expected_version, v_current) then
+    return query select 'conflict'::text, v_current, null::bigint, null::bigint;
+    return;
+  end if;
+  v_base := events_claim_positions(v_count);
+  insert into events (global_position, event_id, stream_id, version, type, schema_version, data, metadata, tenant_id)
+  select v_base + e.ord - 1,
+         (e.value ->> 'eventId')::uuid,
+         p_stream_id,
+         coalesce(v_current, -1) + e.ord,
+         e.value ->> 'type',
+         coalesce((e.value ->> 'schemaVersion')::integer, 1),
+         e.value -> 'data',
+         coalesce(e.value -> 'metadata', '{}'::jsonb),
+         p_tenant_id
+  from jsonb_array_elements(p_events) with ordinality as e(value, ord);
+  return query select 'ok'::text, coalesce(v_current, -1) + v_count, coalesce(v_current, -1) + 1, v_base + v_count - 1;
+end
+$$;
+`;
+
 // A named statement: parsed and planned once per connection, then only bound and executed.
-const APPEND_SQL = 'select outcome, current_version, first_version, last_position from append_to_stream($1, $2, $3, $4, $5, $6)';
+const APPEND_SQL = 'select outcome, current_version, first_version, last_position from append_to_stream($1, $2, $3, $4, $5)';
 
 export interface AppendSettings {
-  /** Send a NOTIFY on each append so subscribers wake at once (costs a commit-time lock). */
-  notify: boolean;
   /**
    * Inside a caller's transaction a unique violation would abort the whole transaction: a
    * savepoint keeps it usable for the idempotent-replay check and for the caller.
@@ -36,7 +91,7 @@ export async function appendToStream(
   streamId: string,
   events: NewEvent[],
   options: AppendOptions,
-  settings: AppendSettings,
+  settings: AppendSettings = {},
 ): Promise<AppendResult> {
   const expected = options.expectedVersion ?? 'any';
   // Without ids from the caller the append cannot be a replay: conflicts skip that check.
@@ -51,7 +106,7 @@ export async function appendToStream(
       const { rows } = await db.query({
         name: 'saga_append_to_stream',
         text: APPEND_SQL,
-        values: [streamId, options.tenantId, kind, version, JSON.stringify(payload), settings.notify],
+        values: [streamId, options.tenantId, kind, version, JSON.stringify(payload)],
       });
       const row = rows[0];
       if (settings.savepoint) await db.query('release savepoint saga_append');

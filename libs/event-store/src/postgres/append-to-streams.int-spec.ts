@@ -184,26 +184,35 @@ describe('appendToStreams: several streams in one call', () => {
     ]);
   });
 
-  it('streamsAppendCall: run inside a statement of the caller, results are reported to onAppended and errors mapped', async () => {
+  it('alongside: run inside a statement with writes of the caller, results are reported to onAppended and errors mapped', async () => {
     const seen: [string, number][] = [];
     const observed = new PostgresEventStore(db.tdb.pool, { onAppended: (r, count) => seen.push([r.streamId, count]) });
+    await db.tdb.pool.query('create table if not exists caller_marks (stream_id text, entries int)');
+    const marks = async (streamId: string) =>
+      (await db.tdb.pool.query('select entries from caller_marks where stream_id = $1', [streamId])).rows.map((r) => r.entries);
+    // The caller's own write, in the same statement: it reads the append's rows.
+    const alongside = (streamId: string) => ({
+      name: 'test_caller_marks',
+      ctes: 'marked as (insert into caller_marks select $1, count(*) from appended)',
+      values: [streamId],
+    });
     const a = newStream();
-    const call = observed.streamsAppendCall([{ streamId: a, tenantId, expectedVersion: 'no_stream', events: events(2) }]);
-    // The caller's own statement: here with a second, unrelated output column.
-    const { rows } = await db.tdb.pool.query(
-      'with appended as (select * from append_to_streams($1::jsonb)) select a.*, 42 as extra from appended a order by idx',
-      [call.payload],
-    );
-    expect(call.results(rows)).toEqual([expect.objectContaining({ streamId: a, firstVersion: 0, nextExpectedVersion: 1 })]);
+    const results = await observed.appendToStreams([{ streamId: a, tenantId, expectedVersion: 'no_stream', events: events(2) }], {
+      alongside: alongside(a),
+    });
+    expect(results).toEqual([expect.objectContaining({ streamId: a, firstVersion: 0, nextExpectedVersion: 1 })]);
     expect(seen).toEqual([[a, 2]]);
     expect(await storedVersions(a)).toEqual([0, 1]);
+    expect(await marks(a)).toEqual([1]);
 
-    const again = observed.streamsAppendCall([{ streamId: a, tenantId, expectedVersion: 'no_stream', events: events(1) }]);
-    const failure = await db.tdb.pool.query('select * from append_to_streams($1::jsonb)', [again.payload]).catch((err) => again.error(err));
+    const failure = await observed
+      .appendToStreams([{ streamId: a, tenantId, expectedVersion: 'no_stream', events: events(1) }], { alongside: alongside(a) })
+      .catch((err) => err);
     expect(describeError(failure)).toEqual({
       code: 'WRONG_EXPECTED_VERSION',
       details: expect.objectContaining({ streamId: a, expectedVersion: 'no_stream', actualVersion: 1 }),
     });
+    expect(await marks(a)).toEqual([1]);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * Gap safety of the global log (DESIGN.md, "Event store"; migrations/001_event_store.sql).
+ * Gap safety of the global log (DESIGN.md, "Event store"; gap-safety.ts).
  *
  * A reader pages the log by position and keeps a checkpoint. If a transaction that drew a lower
  * position commits after one that drew a higher position, a reader that already moved past the

@@ -1,5 +1,6 @@
 import { Pool, PoolClient } from 'pg';
-import { EventStore, TransactionalOptions } from '../event-store.port';
+import { withTransaction } from '@app/database';
+import { AppendToStreamsOptions, EventStore, TransactionalOptions } from '../event-store.port';
 import {
   AppendOptions,
   AppendResult,
@@ -10,14 +11,20 @@ import {
   ReadStreamResult,
   RecordedEvent,
   StreamAppend,
+  StreamHead,
   Snapshot,
   Upcaster,
 } from '../event-store.types';
 import { UpcasterRegistry } from '../upcasters';
+import { GroupCommitQueue, isBrokenConnection, Pending } from '../group-commit-queue';
 import { appendPayload, appendToStream, expectedKind } from './append-to-stream';
-import { readAll, readHeadPosition } from './read-all';
+import { readAll } from './read-all';
+import { countEvents, readHeadPosition, unreadAfterSql } from './log-head';
 import { readStream, readStreams } from './read-stream';
-import { appendToStreams, streamsAppendCall, StreamsAppendCall } from './append-to-streams';
+import { readStreamHead } from './stream-head';
+import { appendToStreams, streamsAppendCall } from './append-to-streams';
+import { lockStreams } from './lock-streams';
+import { Queryable } from './queryable';
 import { readSnapshot, storeSnapshot } from './snapshots';
 import { EVENTS_CHANNEL, subscribe, SubscribeOptions, Subscription } from './subscribe';
 
@@ -37,21 +44,18 @@ export interface PostgresEventStoreOptions {
   groupCommit?: { maxSize?: number; maxInFlight?: number } | false;
 }
 
-interface PendingAppend {
+/** An append waiting for the group commit. */
+interface GroupedAppend {
   streamId: string;
   events: NewEvent[];
   options: AppendOptions;
   append: StreamAppend;
-  resolve: (r: AppendResult) => void;
-  reject: (err: unknown) => void;
 }
 
 export class PostgresEventStore implements EventStore {
   readonly upcasters: UpcasterRegistry;
   private readonly notify: boolean;
-  private readonly grouping: { maxSize: number; maxInFlight: number } | undefined;
-  private readonly pending: PendingAppend[] = [];
-  private flushing = 0;
+  private readonly grouping: GroupCommitQueue<GroupedAppend, AppendResult> | undefined;
 
   constructor(
     readonly pool: Pool,
@@ -60,22 +64,22 @@ export class PostgresEventStore implements EventStore {
     this.upcasters = new UpcasterRegistry(options.upcasters);
     this.notify = options.notify ?? true;
     const g = options.groupCommit;
-    this.grouping = g === false ? undefined : { maxSize: g?.maxSize ?? 64, maxInFlight: g?.maxInFlight ?? 2 };
+    this.grouping =
+      g === false ? undefined : new GroupCommitQueue({ maxSize: g?.maxSize ?? 64, maxInFlight: g?.maxInFlight ?? 2 }, (group) => this.flushAppends(group));
   }
 
   async appendToStream(streamId: string, events: NewEvent[], options: AppendOptions & TransactionalOptions): Promise<AppendResult> {
     const started = performance.now();
     // NOTIFY inside the append would take PostgreSQL's global notify lock at every commit and
     // serialise all writers; subscribers are woken after the commit instead (notifyAppended).
-    const settings = { notify: false };
     let result: AppendResult;
     if (options.tx) {
       const savepoint = options.savepoint !== false;
-      result = await appendToStream(options.tx, streamId, events, options, { ...settings, savepoint, abortedOnConflict: !savepoint });
+      result = await appendToStream(options.tx, streamId, events, options, { savepoint, abortedOnConflict: !savepoint });
     } else {
       result = this.grouping
         ? await this.grouped(streamId, events, options)
-        : await this.withOwnClient((client) => appendToStream(client, streamId, events, options, settings));
+        : await this.withOwnClient((client) => appendToStream(client, streamId, events, options));
       this.notifyAppended();
     }
     this.options.onAppended?.(result, events.length, performance.now() - started);
@@ -87,22 +91,7 @@ export class PostgresEventStore implements EventStore {
     // Invalid input fails now, alone (and never reaches a group).
     appendPayload(events, options, new Set<string>());
     expectedKind(options.expectedVersion ?? 'any');
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.push({ streamId, events, options, append: { ...options, streamId, events }, resolve, reject });
-      this.pumpAppends();
-    });
-  }
-
-  private pumpAppends(): void {
-    const g = this.grouping!;
-    while (this.pending.length && this.flushing < g.maxInFlight) {
-      const group = this.pending.splice(0, g.maxSize);
-      this.flushing++;
-      void this.flushAppends(group).finally(() => {
-        this.flushing--;
-        this.pumpAppends();
-      });
-    }
+    return this.grouping!.submit({ streamId, events, options, append: { ...options, streamId, events } });
   }
 
   /**
@@ -111,12 +100,12 @@ export class PostgresEventStore implements EventStore {
    * writers racing on one stream), is appended again on its own: that path retries `any`,
    * recognises idempotent replays and reports the actual version.
    */
-  private async flushAppends(group: PendingAppend[]): Promise<void> {
-    const alone: PendingAppend[] = [];
+  private async flushAppends(group: Pending<GroupedAppend, AppendResult>[]): Promise<void> {
+    const alone: Pending<GroupedAppend, AppendResult>[] = [];
     if (group.length === 1) alone.push(group[0]);
     else {
       try {
-        const call = streamsAppendCall(group.map((p) => p.append));
+        const call = streamsAppendCall(group.map((p) => p.input.append));
         const rows = await this.withOwnClient(async (client) => {
           const { rows } = await client.query<{ idx: number; outcome: string; current_version: number; first_version: number; last_position: number }>({
             name: 'saga_append_group',
@@ -128,23 +117,26 @@ export class PostgresEventStore implements EventStore {
         for (const row of rows) {
           const p = group[row.idx];
           if (row.outcome !== 'ok') alone.push(p);
-          else p.resolve({ streamId: p.streamId, firstVersion: row.first_version, nextExpectedVersion: row.current_version, globalPosition: row.last_position });
+          else p.resolve({ streamId: p.input.streamId, firstVersion: row.first_version, nextExpectedVersion: row.current_version, globalPosition: row.last_position });
         }
       } catch {
         alone.push(...group);
       }
     }
     await Promise.all(
-      alone.map((p) => this.withOwnClient((client) => appendToStream(client, p.streamId, p.events, p.options, { notify: false })).then(p.resolve, p.reject)),
+      alone.map(({ input, resolve, reject }) =>
+        this.withOwnClient((client) => appendToStream(client, input.streamId, input.events, input.options)).then(resolve, reject),
+      ),
     );
   }
 
-  async appendToStreams(appends: StreamAppend[], options: TransactionalOptions = {}): Promise<AppendResult[]> {
+  async appendToStreams(appends: StreamAppend[], options: AppendToStreamsOptions = {}): Promise<AppendResult[]> {
     const started = performance.now();
+    const { lock, alongside } = options;
     let results: AppendResult[];
-    if (options.tx) results = await appendToStreams(options.tx, appends, true);
+    if (options.tx) results = await appendToStreams(options.tx, appends, { inTransaction: true, lock, alongside });
     else {
-      results = await this.withOwnClient((client) => appendToStreams(client, appends, false));
+      results = await this.withOwnClient((client) => appendToStreams(client, appends, { inTransaction: false, lock, alongside }));
       this.notifyAppended();
     }
     const ms = performance.now() - started;
@@ -163,25 +155,15 @@ export class PostgresEventStore implements EventStore {
     try {
       return await fn(client);
     } catch (err) {
-      broken = (err as { code?: unknown }).code === undefined && !(err instanceof Error && err.name === 'EventStoreError');
+      broken = isBrokenConnection(err);
       throw err;
     } finally {
       client.release(broken);
     }
   }
 
-  streamsAppendCall(appends: StreamAppend[]): StreamsAppendCall {
-    const started = performance.now();
-    const call = streamsAppendCall(appends);
-    return {
-      ...call,
-      results: (rows) => {
-        const results = call.results(rows);
-        const ms = performance.now() - started;
-        results.forEach((r, i) => this.options.onAppended?.(r, appends[i].events.length, ms));
-        return results;
-      },
-    };
+  lockStreams(streamIds: string[], options: { tx: Queryable }): Promise<void> {
+    return lockStreams(options.tx, streamIds);
   }
 
   private notifyTimer?: NodeJS.Timeout;
@@ -218,8 +200,26 @@ export class PostgresEventStore implements EventStore {
     return result;
   }
 
+  streamHead(streamId: string, options: { tenantId?: string } & TransactionalOptions = {}): Promise<StreamHead> {
+    return readStreamHead(options.tx ?? this.pool, streamId, options.tenantId);
+  }
+
   headPosition(): Promise<number> {
     return readHeadPosition(this.pool);
+  }
+
+  countEvents(options: { after?: number } & TransactionalOptions = {}): Promise<number> {
+    return countEvents(options.tx ?? this.pool, options.after ?? 0);
+  }
+
+  async queryWithUnreadCounts<R extends object>(
+    sql: (unreadAfter: (position: string) => string) => string,
+    values: unknown[] = [],
+    options: TransactionalOptions = {},
+  ): Promise<R[]> {
+    const db: Queryable = options.tx ?? this.pool;
+    const { rows } = await db.query<R>(sql(unreadAfterSql), values);
+    return rows;
   }
 
   subscribe(options: SubscribeOptions): Subscription {
@@ -237,18 +237,7 @@ export class PostgresEventStore implements EventStore {
     return storeSnapshot(options.tx ?? this.pool, snapshot);
   }
 
-  async transaction<T>(fn: (tx: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
-      const result = await fn(client);
-      await client.query('commit');
-      return result;
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+  transaction<T>(fn: (tx: PoolClient) => Promise<T>): Promise<T> {
+    return withTransaction(this.pool, fn);
   }
 }

@@ -8,8 +8,8 @@ export { waitFor, delay, WaitForOptions } from '@app/database';
  * only when every older writing transaction of its database has ended, so a test
  * that reads the log right after appending must wait for it rather than assume it.
  */
-export function waitUntilReadable(store: { headPosition(): Promise<number> }, position: number): Promise<void> {
-  return waitFor(async () => (await store.headPosition()) >= position, { what: `position ${position} readable`, timeoutMs: 60_000 });
+export async function waitUntilReadable(store: { headPosition(): Promise<number> }, position: number): Promise<void> {
+  await waitFor(async () => (await store.headPosition()) >= position, { what: `position ${position} readable`, timeoutMs: 60_000 });
 }
 
 /**

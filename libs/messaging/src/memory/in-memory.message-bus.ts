@@ -11,19 +11,12 @@ import {
   SubscribeOptions,
   Subscription,
 } from '../message-bus.port';
-import { MessagingError } from '../messaging.errors';
-import {
-  ResolvedSubscribeOptions,
-  TopicMatcher,
-  assertMessage,
-  assertName,
-  assertTopic,
-  clampLimit,
-  reasonOf,
-  resolveSubscribeOptions,
-  topicMatcher,
-  unacknowledgedReason,
-} from '../message-bus.helpers';
+import { MessagingError, reasonOf } from '../messaging.errors';
+import { shouldDeadLetter, unacknowledgedReason } from '../delivery-rule';
+import { decodeMessage, encodeMessage } from '../message.codec';
+import { assertMessage, assertName, clampLimit } from '../message-bus.validation';
+import { ResolvedSubscribeOptions, resolveSubscribeOptions } from '../subscribe-options';
+import { TopicMatcher, topicMatcher } from '../topic-matcher';
 
 export interface InMemoryMessageBusOptions {
   /** Undelivered messages kept per group; the oldest are dropped beyond it (default 100 000). */
@@ -32,18 +25,12 @@ export interface InMemoryMessageBusOptions {
   deadLetterMaxLen?: number;
 }
 
-interface StoredMessage {
-  id: string;
-  key?: string;
-  /** JSON text: the payload crosses this bus serialised, as it does Redis. */
-  payload: string;
-  headers: Record<string, string>;
-}
-
 interface Entry {
   seq: number;
   topic: string;
-  message: StoredMessage;
+  /** The message as the Redis bus stores it (see message.codec): it crosses this bus serialised too. */
+  fields: string[];
+  /** Deliveries to the group so far, none acknowledged. */
   deliveries: number;
 }
 
@@ -100,9 +87,9 @@ export class InMemoryMessageBus implements MessageBus {
     if (options.ifEpoch !== undefined && options.ifEpoch !== this.epochValue) {
       throw new MessagingError('EPOCH_CHANGED', 'the broker lost its data since the epoch was read');
     }
-    assertTopic(topic);
+    assertName('topic', topic);
     assertMessage(message);
-    const stored = encode(message);
+    const fields = encodeMessage(message);
     if (!this.published.has(topic)) {
       this.published.add(topic);
       // A pattern subscription covers a new topic from its first message.
@@ -111,7 +98,7 @@ export class InMemoryMessageBus implements MessageBus {
       }
     }
     for (const queue of this.topics.get(topic)?.values() ?? []) {
-      queue.ready.push({ seq: ++this.seq, topic, message: stored, deliveries: 0 });
+      queue.ready.push({ seq: ++this.seq, topic, fields, deliveries: 0 });
       if (queue.ready.length > this.maxLen) queue.ready.shift();
       queue.signal();
     }
@@ -234,7 +221,7 @@ export class InMemoryMessageBus implements MessageBus {
       id: String(++this.deadLetterSeq),
       topic: queue.topic,
       group: queue.group,
-      message: decode(entry.message),
+      message: decodeMessage(entry.fields),
       reason,
       deliveries,
       at: new Date().toISOString(),
@@ -313,7 +300,7 @@ class MemoryConsumer implements Subscription {
 
   private async deliver(queue: GroupQueue, entry: Entry): Promise<void> {
     const { maxDeliveries, idleMs, retryDelayMs } = this.options;
-    if (entry.deliveries >= maxDeliveries) {
+    if (shouldDeadLetter(entry.deliveries, maxDeliveries)) {
       // Only a reclaimed message gets here: failed deliveries are dead-lettered as they fail.
       this.bus.deadLetter(queue, entry, unacknowledgedReason(entry.deliveries), entry.deliveries);
       return;
@@ -332,31 +319,13 @@ class MemoryConsumer implements Subscription {
     clearTimeout(held.timer);
     queue.inflight.delete(entry);
     if (failure === undefined) return;
-    if (entry.deliveries >= maxDeliveries) this.bus.deadLetter(queue, entry, failure, entry.deliveries);
+    if (shouldDeadLetter(entry.deliveries, maxDeliveries)) this.bus.deadLetter(queue, entry, failure, entry.deliveries);
     else this.bus.retryLater(queue, entry, retryDelayMs);
   }
 }
 
-function encode(message: OutgoingMessage): StoredMessage {
-  let payload: string;
-  try {
-    payload = JSON.stringify(message.payload ?? null);
-  } catch (err) {
-    throw new MessagingError('INVALID_ARGUMENT', `payload is not serialisable: ${reasonOf(err)}`);
-  }
-  const stored: StoredMessage = { id: message.id, payload, headers: { ...(message.headers ?? {}) } };
-  if (message.key !== undefined) stored.key = message.key;
-  return stored;
-}
-
-function decode(message: StoredMessage): DeadLetter['message'] {
-  const decoded: DeadLetter['message'] = { id: message.id, payload: JSON.parse(message.payload), headers: { ...message.headers } };
-  if (message.key !== undefined) decoded.key = message.key;
-  return decoded;
-}
-
 function toDelivered(entry: Entry): DeliveredMessage {
-  return { ...decode(entry.message), topic: entry.topic, deliveries: entry.deliveries };
+  return { ...decodeMessage(entry.fields), topic: entry.topic, deliveries: entry.deliveries };
 }
 
 function cloneDeadLetter(dead: DeadLetter): DeadLetter {

@@ -3,9 +3,9 @@ import { Redis } from 'ioredis';
 import { createMessageBus } from '../message-bus.factory';
 import { isMessagingError } from '../messaging.errors';
 import { messageBusContract } from '../testing/message-bus.contract';
-import { TcpProxy } from '../testing/tcp-proxy';
 import { waitFor } from '../testing/wait-for';
 import { RedisStreamsMessageBus, RedisStreamsMessageBusOptions } from './redis-streams.message-bus';
+import { TcpProxy } from '../../../../test/support/tcp-proxy';
 
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const TEST_TIMEOUT = 30_000;
@@ -136,7 +136,7 @@ describe('RedisStreamsMessageBus', () => {
       await bus.publish('outage.test', { id: 'before', payload: {} });
       await waitFor(() => got.includes('before') && got.includes('pattern:before'));
 
-      await proxy.down();
+      await proxy.cut('refuse');
       await waitFor(async () => {
         const err = await bus.publish('outage.test', { id: 'lost', payload: {} }).then(() => undefined, (e: unknown) => e);
         return isMessagingError(err, 'BUS_UNAVAILABLE');
@@ -146,7 +146,7 @@ describe('RedisStreamsMessageBus', () => {
       expect(Date.now() - startedAt).toBeLessThan(500);
       await direct.publish('outage.test', { id: 'during', payload: {} });
 
-      await proxy.up();
+      await proxy.restore();
       // The caller retries from its checkpoint until the bus takes the message.
       await waitFor(() => bus.publish('outage.test', { id: 'after', payload: {} }).then(() => true, () => false));
       await waitFor(() => ['during', 'after', 'pattern:during', 'pattern:after'].every((id) => got.includes(id)));
@@ -154,7 +154,7 @@ describe('RedisStreamsMessageBus', () => {
     } finally {
       await bus.close();
       await direct.close();
-      await proxy.down();
+      await proxy.close();
     }
   }, TEST_TIMEOUT);
 });

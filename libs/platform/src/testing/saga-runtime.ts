@@ -1,5 +1,4 @@
-import { Client, Pool } from 'pg';
-import { TestDatabase, withDatabase } from '@app/database';
+import { Pool } from 'pg';
 import { AggregateRepository, PostgresEventStore } from '@app/event-store';
 import {
   AgentProvisioningSaga,
@@ -7,11 +6,9 @@ import {
   registerBuiltinHandlers,
   SagaExecutor,
   SagaExecutorOptions,
-  SagaStatus,
   TaskHandlerRegistry,
   TaskWorkflowSaga,
 } from '@app/sagas';
-import { waitFor } from './wait-for';
 
 /** An executor with both saga types on a pool, built from the libs' public exports (as the apps do). */
 export function createSagaRuntime(pool: Pool, options: SagaExecutorOptions = {}) {
@@ -23,8 +20,6 @@ export function createSagaRuntime(pool: Pool, options: SagaExecutorOptions = {})
 }
 
 export type SagaRuntime = ReturnType<typeof createSagaRuntime>;
-
-export const TERMINAL_STATUSES: string[] = ['COMPLETED', 'COMPENSATED', 'COMPENSATION_FAILED'] satisfies SagaStatus[];
 
 /** A tenant with a quota large enough for the spec's agents. */
 export async function createTenant(runtime: SagaRuntime, tenantId: string, allowedPermissions = ['read', 'write']): Promise<void> {
@@ -68,23 +63,5 @@ export async function sagaStatus(executor: SagaExecutor, sagaId: string): Promis
   return (await executor.load(sagaId))?.state.status;
 }
 
-/**
- * Ends the spec's pools, waits until the server closed all their connections, then drops the
- * database (drop() terminates what is still open, and a stopped runner's old leadership connection
- * would then throw from its error listener).
- */
-export async function dropTestDatabase(tdb: TestDatabase | undefined, pools: Pool[] = []): Promise<void> {
-  if (!tdb) return;
-  for (const pool of [...pools, tdb.pool]) if (!pool.ending && !pool.ended) await pool.end();
-  const admin = new Client({ connectionString: withDatabase(tdb.url, 'postgres') });
-  await admin.connect();
-  try {
-    await waitFor(
-      async () => (await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1', [tdb.name])).rows[0].n === 0,
-      { what: `all connections to ${tdb.name} closed` },
-    );
-  } finally {
-    await admin.end();
-  }
-  await tdb.drop();
-}
+/** Ends the spec's pools, waits until their connections are closed, drops the database. */
+export { dropTestDatabase } from '@app/database';

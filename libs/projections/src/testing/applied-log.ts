@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { EventStore, Queryable, RecordedEvent } from '@app/event-store';
+import { EventStore, PostgresEventStore, Queryable, RecordedEvent } from '@app/event-store';
 import { Projection } from '../projection';
 import { listProjectionStatus } from '../projection-status';
 import { delay } from './wait-for';
@@ -115,6 +115,6 @@ export async function headPosition(pool: Pool): Promise<number> {
  * below the safe position, which a long transaction anywhere on the server holds back.)
  */
 export async function isCaughtUp(pool: Pool, name: string): Promise<boolean> {
-  const [status] = await listProjectionStatus(pool, [name]);
+  const [status] = await listProjectionStatus(new PostgresEventStore(pool), [name]);
   return status?.status === 'LIVE' && status.lag === 0 && status.position === (await headPosition(pool));
 }

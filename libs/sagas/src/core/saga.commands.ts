@@ -52,3 +52,8 @@ export type SagaCommand =
   | CancelSaga;
 
 export type SagaCommandType = SagaCommand['type'];
+
+/** Records a failed attempt (a timeout too) of a step (`run`) or of its compensation (`compensate`). */
+export function failAttemptCommand(phase: 'run' | 'compensate', data: FailStep['data']): FailStep | FailStepCompensation {
+  return phase === 'run' ? { type: 'FailStep', data } : { type: 'FailStepCompensation', data };
+}

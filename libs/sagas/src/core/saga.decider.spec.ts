@@ -627,19 +627,19 @@ describe('saga decider', () => {
       run.do(startStep('a'));
       run.do(fail('a', 1, 1));
       run.do(startStep('a', 10_000));
-      given(run.events).when(succeed('a', 1, 10_001)).thenNothingHappened();
-      given(run.events).when(fail('a', 1, 10_001)).thenNothingHappened();
+      given(run.events).when(succeed('a', 1, 10_001)).thenNothing();
+      given(run.events).when(fail('a', 1, 10_001)).thenNothing();
     });
 
     it('ignores a duplicate success and a late failure of a finished step', () => {
       const run = new SagaRun(sagaStarted(plan));
       runSteps(run, ['a']);
-      given(run.events).when(succeed('a', 1, 5)).thenNothingHappened();
-      given(run.events).when(fail('a', 1, 5)).thenNothingHappened();
+      given(run.events).when(succeed('a', 1, 5)).thenNothing();
+      given(run.events).when(fail('a', 1, 5)).thenNothing();
     });
 
     it('ignores an outcome for a step that never started', () => {
-      given(sagaStarted(plan)).when(succeed('b', 1)).thenNothingHappened();
+      given(sagaStarted(plan)).when(succeed('b', 1)).thenNothing();
     });
 
     it('ignores stale compensation outcomes', () => {
@@ -648,17 +648,17 @@ describe('saga decider', () => {
       run.do({ type: 'CancelSaga', data: { actor: 'ops', reason: 'r', at: at(1) } });
       run.do(startComp('a', 2));
       run.do(compFail('a', 1, 3));
-      given(run.events).when(compOk('a', 1, 4)).thenNothingHappened();
-      given(run.events).when(compFail('a', 1, 4)).thenNothingHappened();
+      given(run.events).when(compOk('a', 1, 4)).thenNothing();
+      given(run.events).when(compFail('a', 1, 4)).thenNothing();
       run.do(startComp('a', 10_000));
       run.do(compOk('a', 2, 10_001));
-      given(run.events).when(compOk('a', 2, 10_002)).thenNothingHappened();
+      given(run.events).when(compOk('a', 2, 10_002)).thenNothing();
     });
 
     it('ignores outcomes after the saga finished', () => {
       const run = new SagaRun(sagaStarted(plan));
       runSteps(run, ['a', 'b']);
-      given(run.events).when(succeed('b', 1, 9)).thenNothingHappened();
+      given(run.events).when(succeed('b', 1, 9)).thenNothing();
     });
   });
 

@@ -1,5 +1,18 @@
 import { SagaPlan, SagaStatus, SagaType, StepPlan, StepStatus } from './saga.types';
 
+/**
+ * The statuses after which nothing is due: the executor leaves the saga, live streams end.
+ * COMPENSATION_FAILED waits for an operator, whose retry or skip takes the saga out of it again.
+ */
+export const TERMINAL_SAGA_STATUSES: readonly SagaStatus[] = ['COMPLETED', 'COMPENSATED', 'COMPENSATION_FAILED'];
+
+/** The events that put a saga in one of the TERMINAL_SAGA_STATUSES. */
+export const TERMINAL_SAGA_EVENTS: readonly string[] = ['SagaCompleted', 'SagaCompensated', 'SagaCompensationFailed'];
+
+export function isTerminalSagaStatus(status: string): boolean {
+  return (TERMINAL_SAGA_STATUSES as readonly string[]).includes(status);
+}
+
 export interface SagaStepState {
   status: StepStatus;
   /** Attempts started so far (the running or last attempt's number). */

@@ -1,7 +1,7 @@
 import { deterministicUuid } from '@app/event-store';
 import { ValidationProblem } from '../core/dag';
-import { DomainCommandDispatcher } from '../executor/domain-commands';
-import { SagaDefinition, StepContext, StepOutcome } from '../executor/saga-definition';
+import { DomainCommandDispatcher } from '../domain-commands/domain-commands';
+import { SagaDefinition, StepContext, StepOutcome } from './saga-definition';
 import { TaskHandlerRegistry } from '../tasks/task-handler';
 import { AgentProvisioningInput, agentProvisioningPlan } from './agent-provisioning.plan';
 import { runTask } from './run-task';

@@ -1,5 +1,5 @@
-import { DomainCommandEnvelope } from '../executor/domain-commands';
-import { StepContext, StepFailure, StepOutcome } from '../executor/saga-definition';
+import { DomainCommandEnvelope } from '../domain-commands/domain-commands';
+import { StepContext, StepFailure, StepOutcome } from './saga-definition';
 import { PermanentTaskError, TaskHandlerRegistry } from '../tasks/task-handler';
 
 export interface TaskSpec {

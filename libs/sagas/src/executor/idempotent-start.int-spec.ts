@@ -1,7 +1,7 @@
 import { createPool, createTestDatabase, TestDatabase } from '@app/database';
 import { createSagaRuntime } from '../testing/saga-test-kit';
 import { createTenant, errorOf, waitForStatus } from '../testing/int-spec-helpers';
-import { IdempotencyConflictError, SagaInputError } from './saga-executor';
+import { IdempotencyConflictError, SagaInputError } from './start';
 
 // Starting a saga with an Idempotency-Key: the same request gives the same saga, another body a
 // conflict, and concurrent starts agree on one saga.

@@ -86,4 +86,3 @@ export function registerBuiltinHandlers(registry: TaskHandlerRegistry): TaskHand
     .register('http', http);
 }
 
-export const BUILTIN_HANDLERS = ['noop', 'echo', 'http', 'delay', 'fail', 'transform'];

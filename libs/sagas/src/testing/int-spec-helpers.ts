@@ -1,19 +1,15 @@
 import { Pool } from 'pg';
-import { DomainCommandDispatcher } from '../executor/domain-commands';
+import { waitFor as waitUntil } from '@app/database';
+import { DomainCommandDispatcher } from '../domain-commands/domain-commands';
 import { SagaExecutor } from '../executor/saga-executor';
 import { SagaState } from '../core/saga.state';
 import { SagaStatus } from '../core/saga.types';
 
 /** Helpers shared by the sagas' integration specs (real PostgreSQL, no mocks). */
 
-/** Polls `condition` until it holds; fails with `what` after `timeoutMs`. */
+/** Polls `condition` until it holds; fails with `what` after `timeoutMs` (the one waitFor, of @app/database). */
 export async function waitFor(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await waitUntil(condition, { what, timeoutMs });
 }
 
 /** Waits until the saga is in one of `statuses` and returns its state. */

@@ -1,7 +1,8 @@
 import { Pool } from 'pg';
 import { AggregateRepository, PostgresEventStore } from '@app/event-store';
-import { DomainCommandExecutor } from '../executor/domain-commands';
-import { SagaExecutor, SagaExecutorOptions } from '../executor/saga-executor';
+import { DomainCommandExecutor } from '../domain-commands/domain-command-executor';
+import { SagaExecutor } from '../executor/saga-executor';
+import { SagaExecutorOptions } from '../executor/executor.types';
 import { AgentProvisioningSaga } from '../definitions/agent-provisioning.saga';
 import { TaskWorkflowSaga } from '../definitions/task-workflow.saga';
 import { TaskHandlerRegistry } from '../tasks/task-handler';

@@ -1,5 +1,5 @@
 import { Pool, PoolClient } from 'pg';
-import { AppendResult, StreamsAppendCall, StreamsAppendRow } from '@app/event-store';
+import { AppendResult, EventStore, Queryable, StreamAppend } from '@app/event-store';
 
 type Db = Pool | PoolClient;
 
@@ -100,45 +100,31 @@ export interface WorkChanges {
 
 /**
  * A group commit in ONE statement (atomic without a transaction): the event store's multi-stream
- * append (`append_to_streams`, all or nothing, after locking the `lock` streams: see
- * `lockStreams`) and the pending-work changes it implies, made after the append (they depend on
- * its rows, so the locks come first). Returns the append's rows; a version conflict fails the whole
- * statement.
+ * append (all or nothing, after locking the `lock` streams: see EventStore.lockStreams) and the
+ * pending-work changes it implies, written alongside it in the same statement, after the append
+ * (they read its rows, so the locks come first). Returns the append's results; a version conflict
+ * fails the whole statement.
  */
-export async function appendWithWorkChanges(db: Db, call: StreamsAppendCall, changes: WorkChanges, lock: string[]): Promise<AppendResult[]> {
+export function appendWithWorkChanges(
+  tx: Queryable,
+  store: EventStore,
+  appends: StreamAppend[],
+  changes: WorkChanges,
+  lock: string[],
+): Promise<AppendResult[]> {
   const { schedule, remove } = changes;
-  try {
-    const { rows } = await db.query<StreamsAppendRow>({
+  return store.appendToStreams(appends, {
+    tx,
+    lock,
+    alongside: {
       name: 'saga_group_commit',
-      text: `with appended as (select idx, current_version, first_version, last_position from append_to_streams($1::jsonb, true, $7::text[])),
-             scheduled as (
+      ctes: `scheduled as (
                insert into saga_work (saga_id, tenant_id, saga_type, due_at)
-               select u.* from unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[]) as u
+               select u.* from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[]) as u
                 where exists (select 1 from appended)
                on conflict (saga_id) do update set due_at = excluded.due_at, updated_at = now()),
-             removed as (delete from saga_work where saga_id = any($6::uuid[]) and exists (select 1 from appended))
-             select * from appended order by idx`,
-      values: [
-        call.payload,
-        schedule.map((w) => w.sagaId),
-        schedule.map((w) => w.tenantId),
-        schedule.map((w) => w.sagaType),
-        schedule.map((w) => w.dueAt),
-        remove,
-        lock,
-      ],
-    });
-    return call.results(rows);
-  } catch (err) {
-    throw call.error(err);
-  }
-}
-
-/**
- * Locks streams for the rest of the transaction `tx` (see `lock_streams` in migration 005): every
- * writer of a saga stream takes its lock before its version check, so a writer that reads the
- * saga after taking the lock cannot be overtaken before it appends.
- */
-export async function lockStreams(tx: PoolClient, streamIds: string[]): Promise<void> {
-  await tx.query({ name: 'saga_lock_streams', text: 'select lock_streams($1::text[])', values: [streamIds] });
+             removed as (delete from saga_work where saga_id = any($5::uuid[]) and exists (select 1 from appended))`,
+      values: [schedule.map((w) => w.sagaId), schedule.map((w) => w.tenantId), schedule.map((w) => w.sagaType), schedule.map((w) => w.dueAt), remove],
+    },
+  });
 }

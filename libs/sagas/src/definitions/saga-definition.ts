@@ -2,7 +2,7 @@ import { PoolClient } from 'pg';
 import { SagaPlan, SagaType } from '../core/saga.types';
 import { SagaState } from '../core/saga.state';
 import { ValidationProblem } from '../core/dag';
-import type { DomainCommandDispatcher, DomainCommandEnvelope } from './domain-commands';
+import type { DomainCommandDispatcher, DomainCommandEnvelope } from '../domain-commands/domain-commands';
 
 /** What a step or compensation effect knows when it runs. */
 export interface StepContext {

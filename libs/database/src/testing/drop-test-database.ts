@@ -1,5 +1,6 @@
 import { Client, Pool } from 'pg';
-import { TestDatabase, withDatabase } from '@app/database';
+import { withDatabase } from '../database.config';
+import { TestDatabase } from './test-database';
 import { waitFor } from './wait-for';
 
 /**
@@ -9,7 +10,7 @@ import { waitFor } from './wait-for';
  * Why wait: pool.end() resolves before its connections are closed on the server, and drop()
  * terminates whatever is still open. A connection that a stopped ProjectionRunner once used as its
  * leadership connection still carries the runner's 'error' listener, which then calls release()
- * a second time and throws an uncaught exception (see known-issues.int-spec.ts).
+ * a second time and throws an uncaught exception (see runner-regressions.int-spec.ts).
  */
 export async function dropTestDatabase(tdb: TestDatabase | undefined, pools: Pool[] = []): Promise<void> {
   if (!tdb) return;
@@ -18,8 +19,7 @@ export async function dropTestDatabase(tdb: TestDatabase | undefined, pools: Poo
   await admin.connect();
   try {
     await waitFor(
-      async () =>
-        (await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1', [tdb.name])).rows[0].n === 0,
+      async () => (await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1', [tdb.name])).rows[0].n === 0,
       { what: `all connections to ${tdb.name} closed` },
     );
   } finally {

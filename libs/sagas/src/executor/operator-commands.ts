@@ -1,0 +1,71 @@
+import { setTimeout as sleep } from 'timers/promises';
+import { isEventStoreError } from '@app/event-store';
+import { SagaCommand } from '../core/saga.commands';
+import { decide } from '../core/saga.decider';
+import { SagaError } from '../core/saga.errors';
+import { SagaState } from '../core/saga.state';
+import { sagaStreamId } from '../core/saga.types';
+import { TransitionCommitter } from './commit';
+import { ExecutorContext, Transition } from './executor.types';
+import { loadSaga } from './load';
+import { SagaWakeups } from './wakeups';
+
+/** An operator's commands on a saga: retry or skip a stuck compensation, cancel. */
+export class OperatorCommands {
+  constructor(
+    private readonly ctx: ExecutorContext,
+    private readonly committer: TransitionCommitter,
+    private readonly wakeups: SagaWakeups,
+    /** Wakes workers here and elsewhere: a saga has work again. */
+    private readonly newWork: () => void,
+  ) {}
+
+  /** Retry the stuck compensation of a COMPENSATION_FAILED saga (else SAGA_NOT_STUCK). */
+  retryCompensation(sagaId: string, tenantId: string, actor: string, reason?: string): Promise<SagaState> {
+    return this.run(sagaId, tenantId, { type: 'RetryCompensation', data: { actor, reason, at: new Date() } });
+  }
+
+  /** Mark the stuck compensation SKIPPED and go on compensating. */
+  skipCompensation(sagaId: string, tenantId: string, step: string, actor: string, reason: string): Promise<SagaState> {
+    return this.run(sagaId, tenantId, { type: 'SkipCompensation', data: { step, actor, reason, at: new Date() } });
+  }
+
+  /** Stop a RUNNING saga and compensate what it completed. */
+  cancel(sagaId: string, tenantId: string, actor: string, reason: string): Promise<SagaState> {
+    return this.run(sagaId, tenantId, { type: 'CancelSaga', data: { actor, reason, at: new Date() } });
+  }
+
+  /**
+   * The saga's lock, then its state, the decision and the append, in one transaction. Workers take
+   * the same lock before their version check, so a saga that moves on every few milliseconds
+   * cannot overtake the operator between the read and the append (the worker's next transition
+   * conflicts instead, and it reloads).
+   */
+  private async run(sagaId: string, tenantId: string, command: SagaCommand): Promise<SagaState> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { t, result } = await this.ctx.store.transaction(async (client) => {
+          await this.ctx.store.lockStreams([sagaStreamId(sagaId)], { tx: client });
+          const loaded = await loadSaga(this.ctx.store, sagaId, client);
+          if (!loaded || loaded.state.tenantId !== tenantId) throw new SagaError('SAGA_NOT_FOUND', `saga ${sagaId} not found`);
+          const actor = (command.data as { actor?: string }).actor;
+          const t: Transition = { sagaId, tenantId, loaded, events: decide(command, loaded.state), metadata: { actor } };
+          return { t, result: await this.committer.write(client, t) };
+        });
+        if (t.events.length) {
+          this.ctx.store.notifyAppended();
+          this.committer.settle(t, result);
+        }
+        this.newWork();
+        await this.wakeups.notify();
+        return result.state;
+      } catch (err) {
+        if (!isEventStoreError(err, 'WRONG_EXPECTED_VERSION') || attempt >= 10) throw err;
+        this.ctx.log('operator command lost a version race; deciding again', { sagaId, command: command.type, attempt });
+        // A worker's transition took the version first. A saga whose steps commit back to back
+        // could win every immediate retry: wait a short, growing, random time before deciding again.
+        await sleep(5 + this.ctx.random() * 20 * (attempt + 1), undefined, { ref: false });
+      }
+    }
+  }
+}
