@@ -3,6 +3,7 @@ import { performance } from 'perf_hooks';
 import { createTestDatabase, delay, TestDatabase, waitFor } from '@app/database';
 import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
 import { OutageMode, TcpProxy } from './support/tcp-proxy';
+import { provisioningBody } from './support/sagas';
 
 /*
  * DESIGN.md "Failure promises at the edges": no request waits on a silent database. The app (API
@@ -96,9 +97,7 @@ function batch(tag: string): Planned[] {
       },
     });
   }
-  const agent = (name: string, over: Record<string, unknown> = {}) => ({
-    agent: { name, type: 'worker', capabilities: ['invoices'], permissions: ['read'], resources: { cpuMillis: 10, memoryMb: 16 }, ...over },
-  });
+  const agent = (name: string, over: Record<string, unknown> = {}) => provisioningBody({ name, ...over });
   out.push({ type: 'agent-provisioning', body: agent(`ok-${tag}-plain`) });
   out.push({ type: 'agent-provisioning', body: agent(`ok-${tag}-echo`, { initialTask: { name: 'smoke', handler: 'echo', config: { hello: tag } } }) });
   out.push({ type: 'agent-provisioning', body: agent(`ok-${tag}-slow`, { initialTask: { name: 'smoke', handler: 'delay', config: { ms: 3000 } } }) });

@@ -1,8 +1,8 @@
 import { PlatformProjections } from '@app/platform';
 import { platformProjections } from '@app/projections';
-import { SagaExecutor } from '@app/sagas';
 import { waitFor } from '@app/database';
 import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
+import { agentSpec, provisionAgent } from './support/sagas';
 
 const NAMES = platformProjections()
   .filter((p) => p.mode !== 'inline')
@@ -14,14 +14,6 @@ interface Status {
   lag: number;
   status: string;
   lastError?: string;
-}
-
-async function provisionAgent(ctx: E2eContext, t: TenantKeys, name: string): Promise<string> {
-  const agent = { name, type: 'worker', capabilities: ['search'], permissions: ['read'], resources: { cpuMillis: 100, memoryMb: 64 } };
-  const res = await ctx.http().post('/v1/sagas/agent-provisioning').set(bearer(t.client)).send({ agent });
-  if (res.status === 202) return res.body.sagaId;
-  if (res.status !== 404) throw new Error(`saga start failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return (await ctx.app.get(SagaExecutor).start({ tenantId: t.tenantId, sagaType: 'agent-provisioning', input: { agent } })).sagaId;
 }
 
 describe('projections', () => {
@@ -62,7 +54,7 @@ describe('projections', () => {
   });
 
   it('POST /v1/projections/{name}/rebuild answers 202, shows progress, and ends LIVE with the same rows', async () => {
-    const sagaId = await provisionAgent(ctx, t, 'rebuilt');
+    const sagaId = await provisionAgent(ctx, t, agentSpec({ name: 'rebuilt', capabilities: ['search'], resources: { cpuMillis: 100, memoryMb: 64 } }));
     await waitFor(async () => {
       const res = await ctx.http().get(`/v1/agents?status=ACTIVE`).set(bearer(t.client));
       return res.body.items?.length === 1;

@@ -1,25 +1,14 @@
 import { randomUUID } from 'crypto';
-import { agentIdOf, initialTaskIdOf, SagaExecutor } from '@app/sagas';
+import { agentIdOf, initialTaskIdOf } from '@app/sagas';
 import { waitFor } from '@app/database';
-import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
+import { bearer, E2eContext, startE2eAppWithTenants, TenantKeys } from './support/e2e-app';
+import { agentSpec, provisionAgent } from './support/sagas';
 
 const PROBLEM = /application\/problem\+json/;
 
-/** Starts an agent-provisioning saga over HTTP (falls back to the executor if the route is absent). */
-async function provisionAgent(ctx: E2eContext, t: TenantKeys, name: string, capabilities: string[]): Promise<string> {
-  const agent = {
-    name,
-    type: 'worker',
-    capabilities,
-    permissions: ['read'],
-    resources: { cpuMillis: 100, memoryMb: 64 },
-    initialTask: { name: `${name}-smoke`, handler: 'echo', config: { hello: name } },
-  };
-  const res = await ctx.http().post('/v1/sagas/agent-provisioning').set(bearer(t.client)).send({ agent });
-  if (res.status === 202) return res.body.sagaId;
-  if (res.status !== 404) throw new Error(`saga start failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return (await ctx.app.get(SagaExecutor).start({ tenantId: t.tenantId, sagaType: 'agent-provisioning', input: { agent } })).sagaId;
-}
+/** A worker agent whose initial task `<name>-smoke` echoes its name. */
+const worker = (name: string, capabilities: string[]) =>
+  agentSpec({ name, capabilities, resources: { cpuMillis: 100, memoryMb: 64 }, initialTask: { name: `${name}-smoke`, handler: 'echo', config: { hello: name } } });
 
 describe('read models', () => {
   let ctx: E2eContext;
@@ -29,12 +18,10 @@ describe('read models', () => {
   const get = (path: string, key?: string) => (key ? ctx.http().get(path).set(bearer(key)) : ctx.http().get(path));
 
   beforeAll(async () => {
-    ctx = await startE2eApp();
-    t = await ctx.tenant();
-    other = await ctx.tenant();
-    sagas.push(await provisionAgent(ctx, t, 'alpha', ['search', 'summarize']));
-    sagas.push(await provisionAgent(ctx, t, 'beta', ['search']));
-    sagas.push(await provisionAgent(ctx, t, 'gamma', ['translate']));
+    ({ ctx, t, other } = await startE2eAppWithTenants());
+    sagas.push(await provisionAgent(ctx, t, worker('alpha', ['search', 'summarize'])));
+    sagas.push(await provisionAgent(ctx, t, worker('beta', ['search'])));
+    sagas.push(await provisionAgent(ctx, t, worker('gamma', ['translate'])));
     // Filled by the projections once each saga completed.
     await waitFor(async () => {
       const res = await get('/v1/agents?status=ACTIVE', t.client);

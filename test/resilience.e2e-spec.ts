@@ -1,21 +1,12 @@
 import { randomUUID } from 'crypto';
 import { createTestDatabase, TestDatabase, waitFor } from '@app/database';
 import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
+import { postSaga, provisioningBody } from './support/sagas';
 import { OutageMode, TcpProxy } from './support/tcp-proxy';
 
 jest.setTimeout(120_000);
 
 const PROBLEM = /^application\/problem\+json/;
-
-const agent = () => ({
-  agent: {
-    name: `agent-${randomUUID().slice(0, 8)}`,
-    type: 'worker',
-    capabilities: ['invoices'],
-    permissions: ['read'],
-    resources: { cpuMillis: 10, memoryMb: 16 },
-  },
-});
 
 /**
  * API.md: "503 — database unreachable (the process stays up and recovers by itself)". The app (API
@@ -43,7 +34,7 @@ describe('resilience: PostgreSQL unreachable', () => {
     proxy = await TcpProxy.start();
     ctx = await startE2eApp({ databaseUrl: proxy.urlFor(target.url) });
     t = await ctx.tenant();
-    const started = await ctx.http().post('/v1/sagas/agent-provisioning').set(bearer(t.client)).send(agent());
+    const started = await postSaga(ctx, t.client, 'agent-provisioning', provisioningBody());
     expect(started.status).toBe(202);
     sagaId = started.body.sagaId;
     accepted.add(sagaId);
@@ -56,7 +47,7 @@ describe('resilience: PostgreSQL unreachable', () => {
         name: 'POST /v1/sagas/agent-provisioning',
         ok: 202,
         send: async () => {
-          const res = await http().post('/v1/sagas/agent-provisioning').set(bearer(t.client)).send(agent());
+          const res = await http().post('/v1/sagas/agent-provisioning').set(bearer(t.client)).send(provisioningBody());
           if (res.status === 202) accepted.add(res.body.sagaId);
           return res;
         },
@@ -152,7 +143,7 @@ describe('resilience: PostgreSQL unreachable', () => {
   });
 
   it('carries on with the sagas afterwards: every saga accepted before, between and after the outages completes', async () => {
-    const res = await ctx.http().post('/v1/sagas/agent-provisioning').set(bearer(t.client)).send(agent());
+    const res = await postSaga(ctx, t.client, 'agent-provisioning', provisioningBody());
     expect(res.status).toBe(202);
     accepted.add(res.body.sagaId);
     expect(accepted.size).toBeGreaterThan(3);

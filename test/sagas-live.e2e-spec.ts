@@ -6,6 +6,7 @@ import { AddressInfo } from 'net';
 import { SAGA_EVENT_TYPES } from '@app/sagas';
 import { waitFor } from '@app/database';
 import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
+import { postSaga, provisioningBody } from './support/sagas';
 
 jest.setTimeout(120_000);
 
@@ -97,7 +98,7 @@ describe('GET /v1/sagas/{sagaId}/live (server-sent events)', () => {
   const get = (sagaId: string) => ctx.http().get(`/v1/sagas/${sagaId}`).set(bearer(t.client));
   const settle = (sagaId: string, status: string) => waitFor(async () => (await get(sagaId)).body.status === status, { timeoutMs: 60_000 });
   const startWorkflow = async (body: object): Promise<string> => {
-    const res = await ctx.http().post('/v1/sagas/task-workflow').set(bearer(t.client)).send(body);
+    const res = await postSaga(ctx, t.client, 'task-workflow', body);
     expect(res.status).toBe(202);
     return res.body.sagaId;
   };
@@ -145,11 +146,12 @@ describe('GET /v1/sagas/{sagaId}/live (server-sent events)', () => {
   }
 
   it('streams every transition of a provisioning from SagaStarted to SagaCompleted, in order, then ends', async () => {
-    const started = await ctx
-      .http()
-      .post('/v1/sagas/agent-provisioning')
-      .set(bearer(t.client))
-      .send({ agent: { name: `live-${randomUUID().slice(0, 6)}`, type: 'worker', capabilities: ['x'], permissions: ['read'], resources: { cpuMillis: 10, memoryMb: 10 } } });
+    const started = await postSaga(
+      ctx,
+      t.client,
+      'agent-provisioning',
+      provisioningBody({ name: `live-${randomUUID().slice(0, 6)}`, capabilities: ['x'], resources: { cpuMillis: 10, memoryMb: 10 } }),
+    );
     expect(started.status).toBe(202);
     const sagaId = started.body.sagaId;
 
@@ -173,7 +175,7 @@ describe('GET /v1/sagas/{sagaId}/live (server-sent events)', () => {
   });
 
   it('replays the history of a finished saga at once and ends; resumes after Last-Event-ID', async () => {
-    const started = await ctx.http().post('/v1/sagas/task-workflow').set(bearer(t.client)).send({ name: 'w', tasks: [{ id: 'a', handler: 'noop', dependsOn: [] }] });
+    const started = await postSaga(ctx, t.client, 'task-workflow', { name: 'w', tasks: [{ id: 'a', handler: 'noop', dependsOn: [] }] });
     const sagaId = started.body.sagaId;
     const first = await readSse(`${base}/v1/sagas/${sagaId}/live`, bearer(t.client));
     expect(first.events[first.events.length - 1].event).toBe('SagaCompleted');
@@ -190,18 +192,14 @@ describe('GET /v1/sagas/{sagaId}/live (server-sent events)', () => {
   });
 
   it('streams a compensating saga to SagaCompensated', async () => {
-    const started = await ctx
-      .http()
-      .post('/v1/sagas/task-workflow')
-      .set(bearer(t.client))
-      .send({
-        name: 'fails',
-        tasks: [
-          { id: 'a', handler: 'echo', dependsOn: [], compensation: { handler: 'noop' } },
-          { id: 'b', handler: 'delay', dependsOn: ['a'], config: { ms: 300 } },
-          { id: 'c', handler: 'fail', dependsOn: ['b'], retry: { maxAttempts: 1, backoffMs: 0 } },
-        ],
-      });
+    const started = await postSaga(ctx, t.client, 'task-workflow', {
+      name: 'fails',
+      tasks: [
+        { id: 'a', handler: 'echo', dependsOn: [], compensation: { handler: 'noop' } },
+        { id: 'b', handler: 'delay', dependsOn: ['a'], config: { ms: 300 } },
+        { id: 'c', handler: 'fail', dependsOn: ['b'], retry: { maxAttempts: 1, backoffMs: 0 } },
+      ],
+    });
     const live = await readSse(`${base}/v1/sagas/${started.body.sagaId}/live`, bearer(t.client));
     const types = live.events.map((e) => e.event);
     expect(types[0]).toBe('SagaStarted');
@@ -211,7 +209,7 @@ describe('GET /v1/sagas/{sagaId}/live (server-sent events)', () => {
   });
 
   it("answers 404 problem+json (not a stream) for another tenant's or an unknown saga, 401 without a key", async () => {
-    const started = await ctx.http().post('/v1/sagas/task-workflow').set(bearer(t.client)).send({ name: 'w', tasks: [{ id: 'a', handler: 'noop', dependsOn: [] }] });
+    const started = await postSaga(ctx, t.client, 'task-workflow', { name: 'w', tasks: [{ id: 'a', handler: 'noop', dependsOn: [] }] });
     const foreign = await readSse(`${base}/v1/sagas/${started.body.sagaId}/live`, bearer(other.client), 10_000);
     expect(foreign.status).toBe(404);
     expect(foreign.contentType).toMatch(/application\/problem\+json/);
@@ -224,11 +222,7 @@ describe('GET /v1/sagas/{sagaId}/live (server-sent events)', () => {
   });
 
   it('stops watching when the client goes away', async () => {
-    const started = await ctx
-      .http()
-      .post('/v1/sagas/task-workflow')
-      .set(bearer(t.client))
-      .send({ name: 'slow', tasks: [{ id: 'a', handler: 'delay', dependsOn: [], config: { ms: 3000 } }] });
+    const started = await postSaga(ctx, t.client, 'task-workflow', { name: 'slow', tasks: [{ id: 'a', handler: 'delay', dependsOn: [], config: { ms: 3000 } }] });
     const got = await new Promise<string>((resolve, reject) => {
       const req = http.get(`${base}/v1/sagas/${started.body.sagaId}/live`, { headers: bearer(t.client) }, (res) => {
         res.setEncoding('utf8');

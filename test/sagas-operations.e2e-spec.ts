@@ -1,6 +1,7 @@
 import { randomUUID } from 'crypto';
 import { waitFor } from '@app/database';
-import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
+import { bearer, E2eContext, startE2eAppWithTenants, TenantKeys } from './support/e2e-app';
+import { postSaga } from './support/sagas';
 
 jest.setTimeout(120_000);
 
@@ -11,11 +12,7 @@ describe('sagas: operator actions and the compensation log', () => {
   let t: TenantKeys;
   let other: TenantKeys;
 
-  beforeAll(async () => {
-    ctx = await startE2eApp();
-    t = await ctx.tenant();
-    other = await ctx.tenant();
-  });
+  beforeAll(async () => ({ ctx, t, other } = await startE2eAppWithTenants()));
   afterAll(async () => ctx?.close());
 
   const get = (sagaId: string, key = t.client) => ctx.http().get(`/v1/sagas/${sagaId}`).set(bearer(key));
@@ -25,7 +22,7 @@ describe('sagas: operator actions and the compensation log', () => {
       return res.status === 200 && res.body.status === status ? res.body : undefined;
     }, { timeoutMs });
   const startWorkflow = async (body: object, key = t.client) => {
-    const res = await ctx.http().post('/v1/sagas/task-workflow').set(bearer(key)).send(body);
+    const res = await postSaga(ctx, key, 'task-workflow', body);
     expect(res.status).toBe(202);
     return res.body.sagaId as string;
   };

@@ -1,17 +1,9 @@
 import { randomUUID } from 'crypto';
 import { waitFor } from '@app/database';
-import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
+import { bearer, E2eContext, startE2eAppWithTenants, TenantKeys } from './support/e2e-app';
+import { postSaga, provisioningBody } from './support/sagas';
 
-const agent = (over: Record<string, unknown> = {}) => ({
-  agent: {
-    name: `agent-${randomUUID().slice(0, 8)}`,
-    type: 'worker',
-    capabilities: ['invoices'],
-    permissions: ['read'],
-    resources: { cpuMillis: 100, memoryMb: 128 },
-    ...over,
-  },
-});
+const agent = (over: Record<string, unknown> = {}) => provisioningBody({ resources: { cpuMillis: 100, memoryMb: 128 }, ...over });
 
 jest.setTimeout(120_000);
 
@@ -22,11 +14,7 @@ describe('sagas: start, read, list', () => {
   let t: TenantKeys;
   let other: TenantKeys;
 
-  beforeAll(async () => {
-    ctx = await startE2eApp();
-    t = await ctx.tenant();
-    other = await ctx.tenant();
-  });
+  beforeAll(async () => ({ ctx, t, other } = await startE2eAppWithTenants()));
   afterAll(async () => ctx?.close());
 
   /** Polls GET /v1/sagas/{id} until the saga reaches `status`. */
@@ -80,7 +68,7 @@ describe('sagas: start, read, list', () => {
   });
 
   it('compensates a provisioning that asks for a permission the tenant does not allow, in reverse order, with its compensation log', async () => {
-    const res = await ctx.http().post('/v1/sagas/agent-provisioning').set(bearer(t.client)).send(agent({ permissions: ['read', 'root'] }));
+    const res = await postSaga(ctx, t.client, 'agent-provisioning', agent({ permissions: ['read', 'root'] }));
     expect(res.status).toBe(202);
     const saga = await settle(res.body.sagaId, t.client, 'COMPENSATED');
     const status = Object.fromEntries(saga.steps.map((s: { name: string; status: string }) => [s.name, s.status]));
@@ -169,7 +157,7 @@ describe('sagas: start, read, list', () => {
       for (const f of fields) expect({ body, fields: res.body.errors.map((e: { field: string }) => e.field) }).toEqual({ body, fields: expect.arrayContaining([f]) });
     }
     // An unknown initial-task handler is refused by the saga's own validation.
-    const unknown = await ctx.http().post('/v1/sagas/agent-provisioning').set(bearer(t.client)).send(agent({ initialTask: { name: 'x', handler: 'nope' } }));
+    const unknown = await postSaga(ctx, t.client, 'agent-provisioning', agent({ initialTask: { name: 'x', handler: 'nope' } }));
     expect(unknown.status).toBe(400);
     expect(unknown.body.errors).toEqual([{ field: 'agent.initialTask.handler', message: expect.stringContaining('nope') }]);
     // Nesting that would overflow the stack of a recursive walker is a 400, not a 500.
@@ -196,7 +184,7 @@ describe('sagas: start, read, list', () => {
   });
 
   it("answers 404 for another tenant's saga and for unknown ids, 400 for malformed ids; the admin key sees every tenant", async () => {
-    const res = await ctx.http().post('/v1/sagas/task-workflow').set(bearer(t.client)).send({ name: 'mine', tasks: [{ id: 'a', handler: 'noop', dependsOn: [] }] });
+    const res = await postSaga(ctx, t.client, 'task-workflow', { name: 'mine', tasks: [{ id: 'a', handler: 'noop', dependsOn: [] }] });
     expect(res.status).toBe(202);
     const id = res.body.sagaId;
     for (const suffix of ['', '/events', '/compensations', '/live']) {
@@ -215,18 +203,14 @@ describe('sagas: start, read, list', () => {
   });
 
   it('runs a task workflow with template references to COMPLETED', async () => {
-    const res = await ctx
-      .http()
-      .post('/v1/sagas/task-workflow')
-      .set(bearer(t.client))
-      .send({
-        name: 'templated',
-        maxParallel: 2,
-        tasks: [
-          { id: 'a', handler: 'echo', dependsOn: [], config: { greeting: 'hello' }, priority: 'HIGH' },
-          { id: 'b', handler: 'echo', dependsOn: ['a'], config: { said: '{{ a.output.greeting }}' }, retry: { maxAttempts: 2, backoffMs: 10 }, timeoutMs: 5000 },
-        ],
-      });
+    const res = await postSaga(ctx, t.client, 'task-workflow', {
+      name: 'templated',
+      maxParallel: 2,
+      tasks: [
+        { id: 'a', handler: 'echo', dependsOn: [], config: { greeting: 'hello' }, priority: 'HIGH' },
+        { id: 'b', handler: 'echo', dependsOn: ['a'], config: { said: '{{ a.output.greeting }}' }, retry: { maxAttempts: 2, backoffMs: 10 }, timeoutMs: 5000 },
+      ],
+    });
     expect(res.status).toBe(202);
     expect(res.body.type).toBe('task-workflow');
     const saga = await settle(res.body.sagaId, t.client, 'COMPLETED');
@@ -237,20 +221,16 @@ describe('sagas: start, read, list', () => {
   });
 
   it('compensates a task workflow whose task fails: the completed tasks with a compensation, in reverse completion order', async () => {
-    const res = await ctx
-      .http()
-      .post('/v1/sagas/task-workflow')
-      .set(bearer(t.client))
-      .send({
-        name: 'fails',
-        maxParallel: 1,
-        tasks: [
-          { id: 'a', handler: 'echo', dependsOn: [], config: { x: 1 }, compensation: { handler: 'noop' } },
-          { id: 'b', handler: 'echo', dependsOn: ['a'], compensation: { handler: 'echo', config: { undo: '{{ a.output.x }}' } } },
-          { id: 'plain', handler: 'noop', dependsOn: ['b'] },
-          { id: 'boom', handler: 'fail', dependsOn: ['plain'], config: { message: 'kaboom' }, retry: { maxAttempts: 2, backoffMs: 1 } },
-        ],
-      });
+    const res = await postSaga(ctx, t.client, 'task-workflow', {
+      name: 'fails',
+      maxParallel: 1,
+      tasks: [
+        { id: 'a', handler: 'echo', dependsOn: [], config: { x: 1 }, compensation: { handler: 'noop' } },
+        { id: 'b', handler: 'echo', dependsOn: ['a'], compensation: { handler: 'echo', config: { undo: '{{ a.output.x }}' } } },
+        { id: 'plain', handler: 'noop', dependsOn: ['b'] },
+        { id: 'boom', handler: 'fail', dependsOn: ['plain'], config: { message: 'kaboom' }, retry: { maxAttempts: 2, backoffMs: 1 } },
+      ],
+    });
     expect(res.status).toBe(202);
     const saga = await settle(res.body.sagaId, t.client, 'COMPENSATED');
     const byName = Object.fromEntries(saga.steps.map((s: { name: string }) => [s.name, s]));
@@ -292,7 +272,7 @@ describe('sagas: start, read, list', () => {
       [{ tasks: [task('a')] }, ['name']],
     ];
     for (const [body, fields] of cases) {
-      const res = await ctx.http().post('/v1/sagas/task-workflow').set(bearer(t.client)).send(body as object);
+      const res = await postSaga(ctx, t.client, 'task-workflow', body as object);
       expect({ name: (body as { name?: string }).name, status: res.status }).toEqual({ name: (body as { name?: string }).name, status: 400 });
       expect(res.headers['content-type']).toMatch(PROBLEM);
       const got = (res.body.errors ?? []).map((e: { field: string }) => e.field);
@@ -304,7 +284,7 @@ describe('sagas: start, read, list', () => {
 
   it('accepts a 500-task chain (the upper bound) without a 5xx', async () => {
     const tasks = Array.from({ length: 500 }, (_, i) => ({ id: `t${i}`, handler: 'noop', dependsOn: i ? [`t${i - 1}`] : [] }));
-    const res = await ctx.http().post('/v1/sagas/task-workflow').set(bearer(other.client)).send({ name: 'long', tasks });
+    const res = await postSaga(ctx, other.client, 'task-workflow', { name: 'long', tasks });
     expect(res.status).toBe(202);
     // Cancelled while its steps commit back to back (the operator command must still get through).
     const cancel = await ctx.http().post(`/v1/sagas/${res.body.sagaId}/cancel`).set(bearer(other.operator)).send({ reason: 'enough' });
@@ -319,11 +299,11 @@ describe('sagas: start, read, list', () => {
     beforeAll(async () => {
       lister = await ctx.tenant();
       for (let i = 0; i < 3; i++) {
-        const res = await ctx.http().post('/v1/sagas/task-workflow').set(bearer(lister.client)).send({ name: `w${i}`, tasks: [{ id: 'a', handler: 'noop', dependsOn: [] }] });
+        const res = await postSaga(ctx, lister.client, 'task-workflow', { name: `w${i}`, tasks: [{ id: 'a', handler: 'noop', dependsOn: [] }] });
         expect(res.status).toBe(202);
         ids.push(res.body.sagaId);
       }
-      const res = await ctx.http().post('/v1/sagas/agent-provisioning').set(bearer(lister.client)).send(agent());
+      const res = await postSaga(ctx, lister.client, 'agent-provisioning', agent());
       ids.push(res.body.sagaId);
       // The list is a read model: wait until it caught up with every saga's end.
       await waitFor(async () => {

@@ -1,26 +1,11 @@
 import { randomUUID } from 'crypto';
 import { MAX_JSON_DEPTH } from '../apps/api/src/streams/streams.validators';
-import { agentIdOf, foldSagaEvents, SagaEvent, SagaExecutor } from '@app/sagas';
+import { agentIdOf, foldSagaEvents, SagaEvent } from '@app/sagas';
 import { waitFor } from '@app/database';
-import { bearer, E2eContext, startE2eApp, TenantKeys } from './support/e2e-app';
+import { bearer, E2eContext, startE2eAppWithTenants, TenantKeys } from './support/e2e-app';
+import { agentSpec, provisionAgent } from './support/sagas';
 
 const PROBLEM = /application\/problem\+json/;
-
-/** Starts an agent-provisioning saga over HTTP (falls back to the executor if the route is absent). */
-async function provisionAgent(ctx: E2eContext, t: TenantKeys, name: string): Promise<string> {
-  const agent = {
-    name,
-    type: 'worker',
-    capabilities: ['search'],
-    permissions: ['read'],
-    resources: { cpuMillis: 100, memoryMb: 64 },
-    initialTask: { name: 'smoke', handler: 'echo', config: { hello: name } },
-  };
-  const res = await ctx.http().post('/v1/sagas/agent-provisioning').set(bearer(t.client)).send({ agent });
-  if (res.status === 202) return res.body.sagaId;
-  if (res.status !== 404) throw new Error(`saga start failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return (await ctx.app.get(SagaExecutor).start({ tenantId: t.tenantId, sagaType: 'agent-provisioning', input: { agent } })).sagaId;
-}
 
 describe('event store routes', () => {
   let ctx: E2eContext;
@@ -29,11 +14,7 @@ describe('event store routes', () => {
   const stream = () => `order-${randomUUID()}`;
   const countEvents = async () => (await ctx.db.pool.query<{ n: number }>('select count(*)::int as n from events')).rows[0].n;
 
-  beforeAll(async () => {
-    ctx = await startE2eApp();
-    t = await ctx.tenant();
-    other = await ctx.tenant();
-  });
+  beforeAll(async () => ({ ctx, t, other } = await startE2eAppWithTenants()));
   afterAll(async () => ctx?.close());
 
   describe('POST /v1/streams/{streamId}/events', () => {
@@ -298,7 +279,16 @@ describe('event store routes', () => {
   describe('GET /v1/streams/{streamId}/state', () => {
     let sagaId: string;
     beforeAll(async () => {
-      sagaId = await provisionAgent(ctx, t, 'state-agent');
+      sagaId = await provisionAgent(
+        ctx,
+        t,
+        agentSpec({
+          name: 'state-agent',
+          capabilities: ['search'],
+          resources: { cpuMillis: 100, memoryMb: 64 },
+          initialTask: { name: 'smoke', handler: 'echo', config: { hello: 'state-agent' } },
+        }),
+      );
       await waitFor(async () => {
         const res = await ctx.http().get(`/v1/streams/saga-${sagaId}/state`).set(bearer(t.client));
         return res.status === 200 && res.body.state.status === 'COMPLETED';

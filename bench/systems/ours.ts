@@ -1,8 +1,7 @@
-import { createPool, migrate } from '@app/database';
 import { AggregateRepository, AggregateType, PostgresEventStore, isEventStoreError } from '@app/event-store';
-import { numericTypes } from '../harness/pg-types';
 import { BenchEvent, CounterState, TENANT, benchEvent, counterEvolve, counterInitialState } from '../harness/payload';
 import { EventStoreAdapter } from './adapter';
+import { openMigratedPool } from './our-database';
 
 const READ_LIMIT = 10_000;
 const SNAPSHOT_EVERY = 100;
@@ -20,13 +19,7 @@ const counterType: AggregateType<CounterState, { events: BenchEvent[] }, BenchEv
 
 /** Our event store: @app/event-store on a database migrated by our migrator. */
 export async function openOurs(url: string, poolSize: number, options: { notify: boolean; system: string }): Promise<EventStoreAdapter> {
-  const pool = createPool(url, { max: poolSize, types: numericTypes });
-  try {
-    await migrate(pool);
-  } catch (err) {
-    await pool.end();
-    throw err;
-  }
+  const pool = await openMigratedPool(url, poolSize);
   const store = new PostgresEventStore(pool, { notify: options.notify });
   const repository = new AggregateRepository(store);
 

@@ -1,9 +1,8 @@
-import { createPool, migrate } from '@app/database';
 import { isTerminalSagaStatus, registerBuiltinHandlers, SagaState, TaskHandlerRegistry, TaskWorkflowInput } from '@app/sagas';
 import { createSagaRuntime } from '../../libs/sagas/src/testing/saga-test-kit';
-import { numericTypes } from '../harness/pg-types';
 import { TENANT } from '../harness/payload';
 import { Metrics } from '../harness/types';
+import { openMigratedPool } from './our-database';
 
 /**
  * What the saga workloads (W7, W8) need from a system: start saga `index` (a chain of five no-op
@@ -84,13 +83,7 @@ export function benchTaskHandlers(onStep: () => void = () => undefined, onUndo: 
 export async function openOursSagas(url: string, poolSize: number, options: Record<string, number> = {}): Promise<SagaSystem> {
   const concurrency = options.concurrency ?? (Number(process.env.BENCH_SAGA_CONCURRENCY) || DEFAULT_SAGA_CONCURRENCY);
   const pollIntervalMs = options.pollIntervalMs ?? 200;
-  const pool = createPool(url, { max: poolSize, types: numericTypes });
-  try {
-    await migrate(pool);
-  } catch (err) {
-    await pool.end();
-    throw err;
-  }
+  const pool = await openMigratedPool(url, poolSize);
   let steps = 0;
   let compensations = 0;
   const handlers = benchTaskHandlers(

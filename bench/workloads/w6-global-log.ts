@@ -1,13 +1,12 @@
 import { Pool } from 'pg';
 import { dumbo } from '@event-driven-io/dumbo';
 import { getPostgreSQLEventStore, readMessagesBatch } from '@event-driven-io/emmett-postgresql';
-import { createPool, migrate } from '@app/database';
 import { PostgresEventStore } from '@app/event-store';
 import { ProjectionRunner, defineRowProjection } from '@app/projections';
-import { numericTypes } from '../harness/pg-types';
 import { BenchEventData, PAYLOAD_BYTES, TENANT } from '../harness/payload';
 import { round } from '../harness/stats';
 import { Metrics, Workload, WorkloadContext } from '../harness/types';
+import { openMigratedPool } from '../systems/our-database';
 
 /**
  * W6: catch up the global log from position 0 over 1,000,000 events (100,000 streams × 10 events of
@@ -87,9 +86,8 @@ async function runOurs(ctx: WorkloadContext, streams: number): Promise<Metrics> 
   const total = streams * EVENTS_PER_STREAM;
   ctx.phase('creating database');
   const url = await ctx.createDatabase();
-  const pool = createPool(url, { max: ctx.poolSize, types: numericTypes });
+  const pool = await openMigratedPool(url, ctx.poolSize);
   ctx.onCleanup(() => pool.end());
-  await migrate(pool);
   const store = new PostgresEventStore(pool, { notify: true });
   await pool.query(`create table w6_stream_counts (
     stream_id text primary key, events bigint not null, amount_total bigint not null, last_version bigint not null)`);

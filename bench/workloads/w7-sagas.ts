@@ -95,12 +95,15 @@ export async function runSagaWorkload(ctx: WorkloadContext, fails: (index: numbe
   };
 }
 
-/** W7: 1,000 five-step sagas of no-op steps, 16 concurrent starters, until all are terminal. */
-export const w7: Workload = {
-  id: 'W7',
-  title: '1,000 five-step sagas (no-op steps), 16 concurrent starters, until all are terminal',
+/** A saga workload (W7, W8): every saga system, the same figures and target, `fails` picking the sagas that compensate. */
+export const sagaWorkload = (id: string, title: string, fails: (index: number) => boolean): Workload => ({
+  id,
+  title,
   systems: Object.keys(SAGA_SYSTEMS),
   figures: [SAGA_FIG.sagasPerSec, SAGA_FIG.p50Ms, SAGA_FIG.p99Ms],
   targets: [{ figure: 'sagasPerSec', kind: 'ratio', peer: 'dbos', op: '>=', value: 2 }],
-  run: (ctx) => runSagaWorkload(ctx, () => false),
-};
+  run: (ctx) => runSagaWorkload(ctx, fails),
+});
+
+/** W7: 1,000 five-step sagas of no-op steps, 16 concurrent starters, until all are terminal. */
+export const w7 = sagaWorkload('W7', '1,000 five-step sagas (no-op steps), 16 concurrent starters, until all are terminal', () => false);

@@ -82,3 +82,16 @@ export async function startE2eApp(
 }
 
 export const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
+
+/** `startE2eApp` with a tenant `t` to act as and a second tenant `other` (for what `t` must not see). */
+export async function startE2eAppWithTenants(
+  options?: Parameters<typeof startE2eApp>[0],
+): Promise<{ ctx: E2eContext; t: TenantKeys; other: TenantKeys }> {
+  const ctx = await startE2eApp(options);
+  try {
+    return { ctx, t: await ctx.tenant(), other: await ctx.tenant() };
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
+}

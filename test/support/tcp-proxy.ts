@@ -122,6 +122,20 @@ export class TcpProxy {
     this.links.delete(link);
   }
 
+  /** When `socket` (one end of `link`) errors or closes: the link goes, or during a blackhole it is marked `side`. */
+  private onGone(link: Link, socket: Socket, side: 'clientGone' | 'upstreamGone'): void {
+    const gone = () => {
+      if (this.mode === 'blackhole') {
+        // The peer cannot hear of it during a partition; it does once the network heals.
+        link[side] = true;
+        return;
+      }
+      this.destroy(link);
+    };
+    socket.on('error', gone);
+    socket.on('close', gone);
+  }
+
   private accept(client: Socket): void {
     const count = ++this.accepted;
     if (this.trigger && count >= this.trigger.at) {
@@ -141,16 +155,7 @@ export class TcpProxy {
       if (this.mode === 'blackhole' || !link.upstream) link.toUpstream.push(chunk);
       else link.upstream.write(chunk);
     });
-    const clientGone = () => {
-      if (this.mode === 'blackhole') {
-        // The peer cannot hear of it during a partition; it does once the network heals.
-        link.clientGone = true;
-        return;
-      }
-      this.destroy(link);
-    };
-    client.on('error', clientGone);
-    client.on('close', clientGone);
+    this.onGone(link, client, 'clientGone');
     // During a blackhole a new connection is held: it reaches the server only after `restore()`.
     if (this.mode === 'relay') this.connectUpstream(link);
   }
@@ -162,15 +167,7 @@ export class TcpProxy {
       if (this.mode === 'blackhole') link.toClient.push(chunk);
       else link.client.write(chunk);
     });
-    const upstreamGone = () => {
-      if (this.mode === 'blackhole') {
-        link.upstreamGone = true;
-        return;
-      }
-      this.destroy(link);
-    };
-    upstream.on('error', upstreamGone);
-    upstream.on('close', upstreamGone);
+    this.onGone(link, upstream, 'upstreamGone');
     for (const chunk of link.toUpstream.splice(0)) upstream.write(chunk);
   }
 

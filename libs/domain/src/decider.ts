@@ -45,3 +45,19 @@ export function fold<State, Event extends DomainEvent>(
 ): State {
   return events.reduce((current, event) => decider.evolve(current, event), state);
 }
+
+/**
+ * For a command that creates its aggregate on behalf of a saga: `false` when the aggregate does not
+ * exist yet, `true` when that same saga created it (its own retry after a crash: nothing to write).
+ * Anyone else collides: the error `collision` makes of the existing aggregate is thrown.
+ */
+export function createdBySameSaga<Existing extends { status: string; sagaId: string }>(
+  state: { status: 'NONE' } | Existing,
+  sagaId: string,
+  collision: (existing: Existing) => DomainError,
+): boolean {
+  if (state.status === 'NONE') return false;
+  const existing = state as Existing;
+  if (existing.sagaId === sagaId) return true;
+  throw collision(existing);
+}

@@ -1,5 +1,4 @@
 import { randomUUID } from 'crypto';
-import { createTestDatabase, TestDatabase } from '@app/database';
 import {
   AggregateRepository,
   AggregateType,
@@ -10,6 +9,7 @@ import {
   PostgresEventStore,
   TransactionalOptions,
 } from '@app/event-store';
+import { useStoreDatabase } from './testing/append-fixtures';
 import { waitFor } from './testing/wait-for';
 
 jest.setTimeout(60_000);
@@ -54,27 +54,19 @@ const counterStateV2: AggregateType<CounterState, CounterCommand, CounterEvent> 
 const tenantId = 'tenant-counter';
 const commandNumber = (i: number): CounterCommand => (i % 13 === 12 ? { type: 'Reset' } : { type: 'Add', amount: (i % 7) + 1 });
 
-let tdb: TestDatabase;
-let store: PostgresEventStore;
+const db = useStoreDatabase();
 let repo: AggregateRepository;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  store = new PostgresEventStore(tdb.pool);
-  repo = new AggregateRepository(store);
-});
-
-afterAll(async () => {
-  await tdb?.drop();
+beforeAll(() => {
+  repo = new AggregateRepository(db.store);
 });
 
 async function storedVersions(streamId: string): Promise<number[]> {
-  const { rows } = await tdb.pool.query('select version from events where stream_id = $1 order by version', [streamId]);
+  const { rows } = await db.tdb.pool.query('select version from events where stream_id = $1 order by version', [streamId]);
   return rows.map((r) => r.version);
 }
 
 async function snapshotVersions(streamId: string): Promise<number[]> {
-  const { rows } = await tdb.pool.query('select version from snapshots where stream_id = $1 order by schema_version', [streamId]);
+  const { rows } = await db.tdb.pool.query('select version from snapshots where stream_id = $1 order by schema_version', [streamId]);
   return rows.map((r) => r.version);
 }
 
@@ -100,7 +92,7 @@ describe('AggregateRepository snapshots', () => {
     expect(await storedVersions(streamId)).toEqual(Array.from({ length: 95 }, (_, i) => i));
     // The newest snapshot replaces the older ones: versions 9, 19, …, 89.
     expect(await snapshotVersions(streamId)).toEqual([89]);
-    const snap = await store.readSnapshot<CounterState>(streamId, 1);
+    const snap = await db.store.readSnapshot<CounterState>(streamId, 1);
     expect(snap).toEqual({ streamId, schemaVersion: 1, version: 89, state: expectedStates[89] });
   });
 
@@ -139,7 +131,7 @@ describe('AggregateRepository snapshots', () => {
   });
 
   it('gives the same results after every snapshot is deleted', async () => {
-    await deleteSnapshots(tdb.pool);
+    await deleteSnapshots(db.tdb.pool);
     expect(await snapshotVersions(streamId)).toEqual([]);
 
     const loaded = await repo.load(counter, id);
@@ -175,7 +167,7 @@ describe('AggregateRepository.handle', () => {
         return super.appendToStream(streamId, events, options);
       }
     }
-    const racing = new AggregateRepository(new RacingStore(tdb.pool));
+    const racing = new AggregateRepository(new RacingStore(db.tdb.pool));
     const id = randomUUID();
     await repo.handle(counter, id, { type: 'Add', amount: 1 }, { tenantId });
     appendCalls = 0;
@@ -201,7 +193,7 @@ describe('AggregateRepository.handle', () => {
         return super.appendToStream(streamId, events, options);
       }
     }
-    const racing = new AggregateRepository(new RacingStore(tdb.pool));
+    const racing = new AggregateRepository(new RacingStore(db.tdb.pool));
     const outcomes = await Promise.allSettled([
       racing.handle(counter, id, { type: 'Add', amount: 1 }, { tenantId, maxRetries: 0 }),
       racing.handle(counter, id, { type: 'Add', amount: 2 }, { tenantId, maxRetries: 0 }),

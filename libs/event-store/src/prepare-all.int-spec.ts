@@ -1,5 +1,4 @@
 import { randomUUID } from 'crypto';
-import { createTestDatabase, TestDatabase } from '@app/database';
 import {
   AggregateRepository,
   AggregateType,
@@ -12,6 +11,7 @@ import {
   StreamAppend,
   Upcaster,
 } from '@app/event-store';
+import { useStoreDatabase } from './testing/append-fixtures';
 
 jest.setTimeout(60_000);
 
@@ -77,18 +77,10 @@ const snapshotted: AggregateType<CounterState, CounterCommand, CounterEvent> = {
 
 const tenantId = 'tenant-prepare';
 
-let tdb: TestDatabase;
-let store: PostgresEventStore;
+const db = useStoreDatabase();
 let repo: AggregateRepository;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  store = new PostgresEventStore(tdb.pool);
-  repo = new AggregateRepository(store);
-});
-
-afterAll(async () => {
-  await tdb?.drop();
+beforeAll(() => {
+  repo = new AggregateRepository(db.store);
 });
 
 const newId = () => randomUUID();
@@ -105,7 +97,7 @@ function request(
 
 /** Appends committed events to a counter stream (the state prepareAll reads). */
 async function seed(type: { category: string }, id: string, amounts: number[]): Promise<void> {
-  await store.appendToStream(
+  await db.store.appendToStream(
     repo.streamId(type, id),
     amounts.map((amount) => ({ type: 'Added', data: { amount } })),
     { tenantId },
@@ -131,14 +123,14 @@ const decisions = (appends: StreamAppend[]) =>
   }));
 
 async function totalRows(): Promise<{ events: number; snapshots: number }> {
-  const { rows } = await tdb.pool.query(
+  const { rows } = await db.tdb.pool.query(
     'select (select count(*)::int from events) as events, (select count(*)::int from snapshots) as snapshots',
   );
   return rows[0];
 }
 
 async function storedData(streamId: string): Promise<unknown[]> {
-  const { rows } = await tdb.pool.query('select data from events where stream_id = $1 order by version', [streamId]);
+  const { rows } = await db.tdb.pool.query('select data from events where stream_id = $1 order by version', [streamId]);
   return rows.map((r) => r.data);
 }
 
@@ -183,7 +175,7 @@ describe('prepareAll: decisions', () => {
     const commandId = `cmd-${randomUUID()}`;
     const groups = [[request(counter, id, [{ type: 'Add', amount: 1 }, { type: 'Reset' }, { type: 'Add', amount: 5 }], { commandId })]];
 
-    const [first] = await prepareAll(store, groups);
+    const [first] = await prepareAll(db.store, groups);
     const [again] = await repo.prepareAll(groups);
 
     const ids = prepared(first).appends[0].events.map((e) => e.eventId);
@@ -213,12 +205,12 @@ describe('prepareAll: decisions', () => {
       ],
     ]);
 
-    const results = await store.appendToStreams(prepared(group).appends);
+    const results = await db.store.appendToStreams(prepared(group).appends);
     expect(results.map((r) => [r.streamId, r.firstVersion, r.nextExpectedVersion])).toEqual([
       [`pcounter-${a}`, 0, 0],
       [`pcounter-${b}`, 1, 2],
     ]);
-    const { rows } = await tdb.pool.query('select event_id from events where stream_id = $1 order by version', [`pcounter-${b}`]);
+    const { rows } = await db.tdb.pool.query('select event_id from events where stream_id = $1 order by version', [`pcounter-${b}`]);
     expect(rows.map((r) => r.event_id).slice(1)).toEqual([eventIdFor(`${commandId}-b`, 0), eventIdFor(`${commandId}-b`, 1)]);
     expect(await repo.load(counter, a)).toMatchObject({ state: { value: 3, adds: 1 }, version: 0 });
     expect(await repo.load(counter, b)).toMatchObject({ state: { value: 7, adds: 3 }, version: 2 });
@@ -232,7 +224,7 @@ describe('prepareAll: decisions', () => {
     const commands: CounterCommand[] = [{ type: 'Subtract', amount: 3 }, { type: 'Reset' }, { type: 'Add', amount: 9 }];
 
     const [group] = await repo.prepareAll([[request(counter, viaPrepare, commands)]]);
-    await store.appendToStreams(prepared(group).appends);
+    await db.store.appendToStreams(prepared(group).appends);
     await repo.handleAll(counter, viaHandle, commands, { tenantId });
 
     expect(await storedData(`pcounter-${viaPrepare}`)).toEqual(await storedData(`pcounter-${viaHandle}`));
@@ -291,7 +283,7 @@ describe('prepareAll: groups on the same stream', () => {
     expect(decisions(prepared(g2).appends)).toEqual([{ streamId, expectedVersion: 2, events: [{ type: 'WasReset', data: { from: 10 } }] }]);
     expect(prepared(g2).appends[0].events[0].eventId).toBe(eventIdFor(`c2-${id}`, 0));
 
-    const results = await store.appendToStreams([...prepared(g1).appends, ...prepared(g2).appends]);
+    const results = await db.store.appendToStreams([...prepared(g1).appends, ...prepared(g2).appends]);
     expect(results.map((r) => [r.firstVersion, r.nextExpectedVersion])).toEqual([
       [1, 2],
       [3, 3],
@@ -307,7 +299,7 @@ describe('prepareAll: groups on the same stream', () => {
       { streamId: `pcounter-${id}`, expectedVersion: -1, events: [{ type: 'Added', data: { amount: 4 } }] },
       { streamId: `pcounter-${id}`, expectedVersion: 0, events: [{ type: 'WasReset', data: { from: 4 } }] },
     ]);
-    await store.appendToStreams([...prepared(g1).appends, ...prepared(g2).appends]);
+    await db.store.appendToStreams([...prepared(g1).appends, ...prepared(g2).appends]);
     expect(await storedData(`pcounter-${id}`)).toEqual([{ amount: 4 }, { from: 4 }]);
   });
 
@@ -322,7 +314,7 @@ describe('prepareAll: groups on the same stream', () => {
       { streamId: `pother-${id}`, expectedVersion: -1, events: [{ type: 'Added', data: { amount: 1 } }] },
       { streamId: `pcounter-${id}`, expectedVersion: 1, events: [{ type: 'WasReset', data: { from: 7 } }] },
     ]);
-    await store.appendToStreams(prepared(group).appends);
+    await db.store.appendToStreams(prepared(group).appends);
     expect(await storedData(`pcounter-${id}`)).toEqual([{ amount: 1 }, { amount: 6 }, { from: 7 }]);
   });
 
@@ -358,7 +350,7 @@ describe('prepareAll: groups on the same stream', () => {
     ]);
 
     const good = [results[0], results[2], results[4]].flatMap((r) => prepared(r).appends);
-    await store.appendToStreams(good);
+    await db.store.appendToStreams(good);
     expect(await storedData(`pcounter-${x}`)).toEqual([{ amount: 1 }, { amount: 2 }, { from: 3 }]);
     expect(await storedData(`pcounter-${y}`)).toEqual([{ amount: 1 }]);
   });
@@ -389,7 +381,7 @@ describe('prepareAll: groups on the same stream', () => {
     const [group] = await repo.prepareAll([[request(counter, id, [{ type: 'Add', amount: 1 }]), request(counter, newId(), [{ type: 'Add', amount: 1 }])]]);
     // Another writer appends between the prepare and the commit.
     await seed(counter, id, [50]);
-    const err = await store.appendToStreams(prepared(group).appends).catch((e: unknown) => e);
+    const err = await db.store.appendToStreams(prepared(group).appends).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EventStoreError);
     expect((err as EventStoreError).code).toBe('WRONG_EXPECTED_VERSION');
     expect((err as EventStoreError).details).toMatchObject({ streamId: `pcounter-${id}`, expectedVersion: 0, actualVersion: 1 });
@@ -465,11 +457,11 @@ describe('prepareAll: transactions and upcasters', () => {
     await seed(counter, id, [1]);
     const streamId = `pcounter-${id}`;
 
-    const { inside, outside } = await store.transaction(async (tx) => {
-      await store.appendToStream(streamId, [{ type: 'Added', data: { amount: 4 } }], { tenantId, tx });
+    const { inside, outside } = await db.store.transaction(async (tx) => {
+      await db.store.appendToStream(streamId, [{ type: 'Added', data: { amount: 4 } }], { tenantId, tx });
       const [inTx] = await repo.prepareAll([[request(counter, id, [{ type: 'Reset' }])]], { tx });
       const [notInTx] = await repo.prepareAll([[request(counter, id, [{ type: 'Reset' }])]]);
-      await store.appendToStreams(prepared(inTx).appends, { tx });
+      await db.store.appendToStreams(prepared(inTx).appends, { tx });
       return { inside: prepared(inTx), outside: prepared(notInTx) };
     });
 
@@ -486,9 +478,9 @@ describe('prepareAll: transactions and upcasters', () => {
       toSchemaVersion: 2,
       upcast: (data) => ('amt' in (data as object) ? { amount: (data as { amt: number }).amt } : data),
     };
-    const upcastingRepo = new AggregateRepository(new PostgresEventStore(tdb.pool, { upcasters: [amtToAmount] }));
+    const upcastingRepo = new AggregateRepository(new PostgresEventStore(db.tdb.pool, { upcasters: [amtToAmount] }));
     const id = newId();
-    await store.appendToStream(
+    await db.store.appendToStream(
       `pcounter-${id}`,
       [
         { type: 'Added', schemaVersion: 1, data: { amt: 6 } },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'crypto';
 import { createTestDatabase, TestDatabase } from '@app/database';
 import { PostgresEventStore, RecordedEvent, Upcaster } from '@app/event-store';
+import { splitNameUpcaster } from './testing/append-fixtures';
 import { waitFor, waitUntilReadable } from './testing/wait-for';
 
 jest.setTimeout(60_000);
@@ -8,15 +9,7 @@ jest.setTimeout(60_000);
 const tenantId = 'tenant-upcast';
 
 /** v1 stored `{ name: 'first last' }`; v2 splits it. */
-const splitName: Upcaster = {
-  type: 'ThingHappened',
-  fromSchemaVersion: 1,
-  toSchemaVersion: 2,
-  upcast: (data) => {
-    const [first, ...rest] = (data as { name: string }).name.split(' ');
-    return { first, last: rest.join(' ') };
-  },
-};
+const splitName = splitNameUpcaster('ThingHappened');
 /** v3 adds a field derived from v2's shape and the metadata. */
 const addInitials: Upcaster = {
   type: 'ThingHappened',

@@ -53,32 +53,29 @@ class CoreLifecycle implements BeforeApplicationShutdown, OnApplicationShutdown 
 // A Nest Logger: it writes through whichever logger the app uses (pino in both processes).
 const sagaLogger = new Logger('Sagas');
 
+// A failure marked `final` ends the step (or its compensation); an earlier one is retried.
+const failed = (final?: boolean) => (final ? 'failed' : 'failed_attempt');
+
+/** Step and compensation events: the counter each one counts in, and its outcome. */
+const OUTCOMES = new Map<string, [counter: 'stepOutcomes' | 'compensationOutcomes', outcome: (final?: boolean) => string]>([
+  ['StepSucceeded', ['stepOutcomes', () => 'succeeded']],
+  ['StepFailed', ['stepOutcomes', failed]],
+  ['StepCompensated', ['compensationOutcomes', () => 'succeeded']],
+  ['StepCompensationFailed', ['compensationOutcomes', failed]],
+  ['CompensationSkipped', ['compensationOutcomes', () => 'skipped']],
+]);
+
+/** Events that move a saga to another status. */
+const TRANSITIONS = new Set(['SagaStarted', 'SagaCompleted', 'SagaCompensated', 'SagaCompensationFailed', 'CompensationStarted']);
+
 function recordSagaMetrics(metrics: PlatformMetrics, type: string, events: { type: string; data: unknown }[], state: SagaState): void {
   for (const e of events) {
-    const d = e.data as { final?: boolean };
-    switch (e.type) {
-      case 'StepSucceeded':
-        metrics.stepOutcomes.inc({ saga_type: type, outcome: 'succeeded' });
-        break;
-      case 'StepFailed':
-        metrics.stepOutcomes.inc({ saga_type: type, outcome: d.final ? 'failed' : 'failed_attempt' });
-        break;
-      case 'StepCompensated':
-        metrics.compensationOutcomes.inc({ saga_type: type, outcome: 'succeeded' });
-        break;
-      case 'StepCompensationFailed':
-        metrics.compensationOutcomes.inc({ saga_type: type, outcome: d.final ? 'failed' : 'failed_attempt' });
-        break;
-      case 'CompensationSkipped':
-        metrics.compensationOutcomes.inc({ saga_type: type, outcome: 'skipped' });
-        break;
-      case 'SagaStarted':
-      case 'SagaCompleted':
-      case 'SagaCompensated':
-      case 'SagaCompensationFailed':
-      case 'CompensationStarted':
-        metrics.sagaTransitions.inc({ saga_type: type, status: state.status });
-        break;
+    const counted = OUTCOMES.get(e.type);
+    if (counted) {
+      const [counter, outcome] = counted;
+      metrics[counter].inc({ saga_type: type, outcome: outcome((e.data as { final?: boolean }).final) });
+    } else if (TRANSITIONS.has(e.type)) {
+      metrics.sagaTransitions.inc({ saga_type: type, status: state.status });
     }
   }
 }

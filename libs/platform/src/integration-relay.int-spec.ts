@@ -1,16 +1,14 @@
 import { Pool } from 'pg';
-import { createTestDatabase, TestDatabase } from '@app/database';
-import { createMessageBus, MessageBus } from '@app/messaging';
+import { MessageBus } from '@app/messaging';
 import { ProjectionRunner } from '@app/projections';
 import { isTerminalSagaStatus } from '@app/sagas';
 import { integrationRelay, PUBLIC_SAGA_EVENTS, RELAY_NAME } from './integration-relay';
 import { faultBeforePublish } from './testing/fault-injection';
 import { IntegrationConsumer, outOfOrderSagas } from './testing/integration-consumer';
-import { RedisServer } from './testing/redis-server';
+import { RedisSpecResources } from './testing/redis-spec-resources';
 import {
   createSagaRuntime,
   createTenant,
-  dropTestDatabase,
   SagaRuntime,
   sagaStatus,
   startAgentProvisioning,
@@ -46,51 +44,31 @@ async function relayCheckpoint(pool: Pool): Promise<{ status: string; last_error
 }
 
 describe('integration relay over Redis Streams (flushed, killed, restarted)', () => {
-  let tdb: TestDatabase;
-  let redis: RedisServer;
+  let env: RedisSpecResources;
   let runtime: SagaRuntime;
-  const buses: MessageBus[] = [];
-  const consumers: IntegrationConsumer[] = [];
-  const runners: ProjectionRunner[] = [];
 
   beforeAll(async () => {
-    tdb = await createTestDatabase({ poolSize: 10 });
-    redis = await RedisServer.start();
+    env = await RedisSpecResources.start({ poolSize: 10 });
+    env.beforeClose(async () => runtime?.executor.stopWorker());
   }, 60_000);
-
-  afterAll(async () => {
-    // Redis must be up for the subscriptions to close cleanly (they give their consumer back).
-    if (redis && !redis.running) await redis.restart().catch(() => undefined);
-    await runtime?.executor.stopWorker();
-    await Promise.all(runners.map((r) => r.stop()));
-    await Promise.all(consumers.map((c) => c.close().catch(() => undefined)));
-    await Promise.all(buses.map((b) => b.close().catch(() => undefined)));
-    await redis?.kill();
-    await dropTestDatabase(tdb);
-  }, 60_000);
-
-  const newBus = () => {
-    const bus = createMessageBus({ redisUrl: redis.url });
-    buses.push(bus);
-    return bus;
-  };
+  afterAll(async () => env?.close(), 60_000);
 
   it(
     'every lifecycle event of 30 provisionings reaches a consumer at least once, first deliveries in saga order, across a FLUSHALL and a Redis crash',
     async () => {
-      runtime = createSagaRuntime(tdb.pool, { pollIntervalMs: 50, concurrency: 8, leaseMs: 10_000 });
+      runtime = createSagaRuntime(env.tdb.pool, { pollIntervalMs: 50, concurrency: 8, leaseMs: 10_000 });
       const tenantId = 'relay-acme';
       await createTenant(runtime, tenantId);
 
       // The consumer runs on a bus (connections) of its own, as an integrator's process would.
-      const consumer = await IntegrationConsumer.subscribe(newBus(), 'integrator-relay-spec', { batchSize: 20 });
-      consumers.push(consumer);
-      const relayBus = newBus();
-      const runner = new ProjectionRunner(tdb.pool, runtime.store, [integrationRelay(relayBus, runtime.store)], {
+      const consumer = await IntegrationConsumer.subscribe(env.newBus(), 'integrator-relay-spec', { batchSize: 20 });
+      env.consumers.push(consumer);
+      const relayBus = env.newBus();
+      const runner = new ProjectionRunner(env.tdb.pool, runtime.store, [integrationRelay(relayBus, runtime.store)], {
         pollIntervalMs: 50,
         batchSize: 25,
       });
-      runners.push(runner);
+      env.runners.push(runner);
       await runner.start();
       await runtime.executor.startWorker();
 
@@ -118,19 +96,19 @@ describe('integration relay over Redis Streams (flushed, killed, restarted)', ()
       await waitFor(() => consumedOf(wave0) >= 10, { what: 'the consumer receiving events of the first wave', timeoutMs: 30_000 });
 
       // FLUSHALL mid-run: streams, groups and the epoch are gone.
-      await redis.flushAll();
+      await env.redis.flushAll();
       const wave1 = await startWave(1);
       await waitFor(() => consumedOf(wave1) >= 10, { what: 'the consumer receiving events of the second wave after the flush', timeoutMs: 30_000 });
 
       // Redis dies mid-run; sagas go on (PostgreSQL holds the truth) while the relay cannot publish.
-      await redis.kill();
+      await env.redis.kill();
       const wave2 = await startWave(2);
-      await waitFor(async () => (await relayCheckpoint(tdb.pool)).status === 'FAILED', {
+      await waitFor(async () => (await relayCheckpoint(env.tdb.pool)).status === 'FAILED', {
         what: 'the relay to fail a batch while Redis is down',
         timeoutMs: 30_000,
       });
       await delay(2_000); // the outage lasts a couple of seconds (the scenario, not a wait for a condition)
-      await redis.restart();
+      await env.redis.restart();
 
       const all = [...wave0, ...wave1, ...wave2];
       await waitFor(
@@ -142,7 +120,7 @@ describe('integration relay over Redis Streams (flushed, killed, restarted)', ()
       );
       for (const [sagaId, status] of expected) expect({ sagaId, status: await sagaStatus(runtime.executor, sagaId) }).toEqual({ sagaId, status });
 
-      const stored = await lifecycleEvents(tdb.pool, all);
+      const stored = await lifecycleEvents(env.tdb.pool, all);
       // Every saga has its whole public history: start, step successes, and its end.
       for (const [sagaId, status] of expected) {
         const types = stored.filter((e) => e.sagaId === sagaId).map((e) => e.type);
@@ -191,43 +169,21 @@ describe('integration relay over Redis Streams (flushed, killed, restarted)', ()
  * Each test gets a database and a redis-server of its own.
  */
 describe('integration relay: broker data loss and outages', () => {
-  let tdb: TestDatabase;
-  let redis: RedisServer;
+  let env: RedisSpecResources;
   let runtime: SagaRuntime;
-  let buses: MessageBus[];
-  let consumers: IntegrationConsumer[];
-  let runners: ProjectionRunner[];
   const TENANT = 'relay-known';
 
   beforeEach(async () => {
-    buses = [];
-    consumers = [];
-    runners = [];
-    tdb = await createTestDatabase({ poolSize: 8 });
-    redis = await RedisServer.start();
-    runtime = createSagaRuntime(tdb.pool, { pollIntervalMs: 50, leaseMs: 10_000 });
+    env = await RedisSpecResources.start({ poolSize: 8 });
+    runtime = createSagaRuntime(env.tdb.pool, { pollIntervalMs: 50, leaseMs: 10_000 });
+    env.beforeClose(() => runtime.executor.stopWorker());
     await createTenant(runtime, TENANT);
     await runtime.executor.startWorker();
   }, 60_000);
-
-  afterEach(async () => {
-    if (redis && !redis.running) await redis.restart().catch(() => undefined);
-    await runtime?.executor.stopWorker();
-    await Promise.all(runners.map((r) => r.stop()));
-    await Promise.all(consumers.map((c) => c.close().catch(() => undefined)));
-    await Promise.all(buses.map((b) => b.close().catch(() => undefined)));
-    await redis?.kill();
-    await dropTestDatabase(tdb);
-  }, 60_000);
-
-  const newBus = () => {
-    const bus = createMessageBus({ redisUrl: redis.url });
-    buses.push(bus);
-    return bus;
-  };
+  afterEach(async () => env?.close(), 60_000);
   const startRelay = async (bus: MessageBus, options: { batchSize?: number } = {}) => {
-    const runner = new ProjectionRunner(tdb.pool, runtime.store, [integrationRelay(bus, runtime.store)], { pollIntervalMs: 50, ...options });
-    runners.push(runner);
+    const runner = new ProjectionRunner(env.tdb.pool, runtime.store, [integrationRelay(bus, runtime.store)], { pollIntervalMs: 50, ...options });
+    env.runners.push(runner);
     await runner.start();
     return runner;
   };
@@ -238,7 +194,7 @@ describe('integration relay: broker data loss and outages', () => {
   };
   /** The relay has published everything the log holds. */
   const relayCaughtUp = async () => {
-    const { rows } = await tdb.pool.query<{ caught_up: boolean }>(
+    const { rows } = await env.tdb.pool.query<{ caught_up: boolean }>(
       `select c.position >= (select max(global_position) from events) and c.status = 'LIVE' as caught_up
          from projection_checkpoints c where c.name = $1`,
       [RELAY_NAME],
@@ -251,7 +207,7 @@ describe('integration relay: broker data loss and outages', () => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     let first = true;
-    const consumer = await IntegrationConsumer.subscribe(newBus(), 'integrator-known-issues', {
+    const consumer = await IntegrationConsumer.subscribe(env.newBus(), 'integrator-known-issues', {
       batchSize: 1,
       before: async () => {
         if (!first) return;
@@ -260,7 +216,7 @@ describe('integration relay: broker data loss and outages', () => {
         await released;
       },
     });
-    consumers.push(consumer);
+    env.consumers.push(consumer);
     return { consumer, isHolding: () => holding, release };
   };
 
@@ -268,11 +224,11 @@ describe('integration relay: broker data loss and outages', () => {
   // epoch atomically, so the rest of the batch is refused and republished after the earlier events.
   it('per saga, first deliveries stay in version order when Redis is flushed in the middle of a relay batch', async () => {
     const a = await runSagaToEnd('known-a');
-    const storedA = await lifecycleEvents(tdb.pool, [a]);
+    const storedA = await lifecycleEvents(env.tdb.pool, [a]);
     expect(storedA.length).toBeGreaterThanOrEqual(6);
     const { consumer, isHolding, release } = await laggingConsumer();
     // One batch holds all of saga A's events; Redis is flushed right before its 4th publish.
-    await startRelay(faultBeforePublish(newBus(), 4, () => redis.flushAll()), { batchSize: 1000 });
+    await startRelay(faultBeforePublish(env.newBus(), 4, () => env.redis.flushAll()), { batchSize: 1000 });
     await waitFor(isHolding, { what: 'the consumer to hold the first message' });
     await waitFor(relayCaughtUp, { what: 'the relay to publish saga A' });
     release();
@@ -291,12 +247,12 @@ describe('integration relay: broker data loss and outages', () => {
   // broker epoch and publishes them again without waiting for another saga event.
   it('events lost in a flush after the relay published them reach the consumer without waiting for new saga events', async () => {
     const a = await runSagaToEnd('known-c');
-    const storedA = await lifecycleEvents(tdb.pool, [a]);
+    const storedA = await lifecycleEvents(env.tdb.pool, [a]);
     const { consumer, isHolding, release } = await laggingConsumer();
-    await startRelay(newBus());
+    await startRelay(env.newBus());
     await waitFor(isHolding, { what: 'the consumer to hold the first message' });
     await waitFor(relayCaughtUp, { what: 'the relay to publish saga A' });
-    await redis.flushAll();
+    await env.redis.flushAll();
     release();
     await waitFor(() => storedA.every((e) => consumer.ids().has(e.eventId)), {
       what: 'every event of saga A to be consumed',
@@ -309,12 +265,12 @@ describe('integration relay: broker data loss and outages', () => {
   // the 30 s cap, and the relay then sleeps up to 30 s before it publishes again although Redis
   // has been back for long. (Seen in the acceptance test above: ~30 s from restart to delivery.)
   it('the relay publishes again within 10 s of Redis coming back after a short outage with traffic', async () => {
-    const consumer = await IntegrationConsumer.subscribe(newBus(), 'integrator-known-issues', { batchSize: 50 });
-    consumers.push(consumer);
-    const runner = await startRelay(newBus());
+    const consumer = await IntegrationConsumer.subscribe(env.newBus(), 'integrator-known-issues', { batchSize: 50 });
+    env.consumers.push(consumer);
+    const runner = await startRelay(env.newBus());
     await runSagaToEnd('known-d');
     await waitFor(relayCaughtUp, { what: 'the relay to catch up before the outage' });
-    await redis.kill();
+    await env.redis.kill();
     const during = [await runSagaToEnd('known-e'), await runSagaToEnd('known-f')];
     // The outage lasts 3 s; meanwhile the runner is woken as appends elsewhere would wake it
     // (the executor is stopped first so that nothing else writes).
@@ -323,8 +279,8 @@ describe('integration relay: broker data loss and outages', () => {
       runner.wake();
       await delay(20);
     }
-    await redis.restart();
-    const stored = await lifecycleEvents(tdb.pool, during);
+    await env.redis.restart();
+    const stored = await lifecycleEvents(env.tdb.pool, during);
     await waitFor(() => stored.every((e) => consumer.ids().has(e.eventId)), {
       what: 'every event written during the outage to be consumed',
       timeoutMs: 10_000,

@@ -1,5 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** A counter of sagas by `saga_type` and one more label. */
+const sagaCounter = <L extends string>(registry: Registry, name: string, help: string, label: L) =>
+  new Counter({ name, help, labelNames: ['saga_type', label], registers: [registry] });
+
 /** The platform's Prometheus metrics (one registry per process). */
 export class PlatformMetrics {
   readonly registry = new Registry();
@@ -10,24 +14,9 @@ export class PlatformMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
-  readonly stepOutcomes = new Counter({
-    name: 'saga_step_outcomes_total',
-    help: 'Saga step outcomes (succeeded, failed, retry_scheduled)',
-    labelNames: ['saga_type', 'outcome'],
-    registers: [this.registry],
-  });
-  readonly compensationOutcomes = new Counter({
-    name: 'saga_compensation_outcomes_total',
-    help: 'Compensation outcomes (succeeded, failed, skipped)',
-    labelNames: ['saga_type', 'outcome'],
-    registers: [this.registry],
-  });
-  readonly sagaTransitions = new Counter({
-    name: 'saga_status_transitions_total',
-    help: 'Sagas reaching a status',
-    labelNames: ['saga_type', 'status'],
-    registers: [this.registry],
-  });
+  readonly stepOutcomes = sagaCounter(this.registry, 'saga_step_outcomes_total', 'Saga step outcomes (succeeded, failed, retry_scheduled)', 'outcome');
+  readonly compensationOutcomes = sagaCounter(this.registry, 'saga_compensation_outcomes_total', 'Compensation outcomes (succeeded, failed, skipped)', 'outcome');
+  readonly sagaTransitions = sagaCounter(this.registry, 'saga_status_transitions_total', 'Sagas reaching a status', 'status');
   readonly sagasByStatus = new Gauge({ name: 'saga_sagas', help: 'Sagas by status (read model)', labelNames: ['saga_type', 'status'], registers: [this.registry] });
   readonly projectionLag = new Gauge({ name: 'saga_projection_lag_events', help: 'Events a projection has not applied yet', labelNames: ['projection'], registers: [this.registry] });
   readonly pendingWork = new Gauge({ name: 'saga_pending_work', help: 'Sagas with pending work (due: due now)', labelNames: ['state'], registers: [this.registry] });

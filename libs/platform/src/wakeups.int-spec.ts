@@ -1,9 +1,7 @@
-import { Pool } from 'pg';
-import { createPool, createTestDatabase, TestDatabase } from '@app/database';
-import { createMessageBus, MessageBus } from '@app/messaging';
+import { createPool } from '@app/database';
 import { PlatformConfig } from './platform.config';
-import { RedisServer } from './testing/redis-server';
-import { createSagaRuntime, createTenant, dropTestDatabase, SagaRuntime, sagaStatus, startAgentProvisioning } from './testing/saga-runtime';
+import { RedisSpecResources } from './testing/redis-spec-resources';
+import { createSagaRuntime, createTenant, SagaRuntime, sagaStatus, startAgentProvisioning } from './testing/saga-runtime';
 import { waitFor } from './testing/wait-for';
 import { Waker, WORK_WAKE_CHANNEL } from './wakeups';
 import { PlatformProjections, WorkerLifecycle } from './worker.module';
@@ -21,29 +19,20 @@ const AT_ONCE_MS = 1_000;
 const TENANT = 'wake-acme';
 
 describe('Redis wake-ups between a starter and a worker process', () => {
-  let tdb: TestDatabase;
-  let redis: RedisServer;
+  let env: RedisSpecResources;
   let starter: SagaRuntime;
-  const pools: Pool[] = [];
-  const buses: MessageBus[] = [];
   const lifecycles: WorkerLifecycle[] = [];
   let n = 0;
 
-  const newBus = () => {
-    const bus = createMessageBus({ redisUrl: redis.url });
-    buses.push(bus);
-    return bus;
-  };
-
   /** A worker process: its own pool and bus, the executor polling every POLL_MS, woken by WorkerLifecycle. */
   const startWorker = async () => {
-    const pool = createPool(tdb.url, { max: 4 });
-    pools.push(pool);
-    const bus = newBus();
+    const pool = createPool(env.tdb.url, { max: 4 });
+    env.pools.push(pool);
+    const bus = env.newBus();
     const worker = createSagaRuntime(pool, { listen: false, pollIntervalMs: POLL_MS, concurrency: 8, leaseMs: 10_000 });
     const config: PlatformConfig = {
-      databaseUrl: tdb.url,
-      redisUrl: redis.url,
+      databaseUrl: env.tdb.url,
+      redisUrl: env.redis.url,
       embedded: false,
       poolSize: 4,
       worker: { enabled: true, concurrency: 8, pollIntervalMs: POLL_MS, leaseMs: 10_000 },
@@ -57,7 +46,7 @@ describe('Redis wake-ups between a starter and a worker process', () => {
 
   /** The worker has taken the saga up: it recorded something after SagaStarted (its first StepStarted). */
   const pickedUp = async (sagaId: string) => {
-    const { rows } = await tdb.pool.query<{ v: string | null }>('select max(version) as v from events where stream_id = $1', [`saga-${sagaId}`]);
+    const { rows } = await env.tdb.pool.query<{ v: string | null }>('select max(version) as v from events where stream_id = $1', [`saga-${sagaId}`]);
     return Number(rows[0].v ?? -1) >= 1;
   };
 
@@ -76,7 +65,7 @@ describe('Redis wake-ups between a starter and a worker process', () => {
 
   /** The worker's notification subscription is live on the (restarted) server. */
   const workerSubscribed = async () => {
-    const admin = redis.client();
+    const admin = env.redis.client();
     try {
       const reply = (await admin.call('PUBSUB', 'NUMSUB', `saga:__notify:${WORK_WAKE_CHANNEL}`)) as [string, number];
       return Number(reply[1]) >= 1;
@@ -86,22 +75,18 @@ describe('Redis wake-ups between a starter and a worker process', () => {
   };
 
   beforeAll(async () => {
-    tdb = await createTestDatabase({ poolSize: 4 });
-    redis = await RedisServer.start();
+    env = await RedisSpecResources.start({ poolSize: 4 });
+    env.beforeClose(async () => {
+      for (const l of lifecycles) await l.onApplicationShutdown();
+    });
     // The starter: what the API process runs (CoreModule wires onNewWork to the Waker the same way).
-    const starterBus = newBus();
+    const starterBus = env.newBus();
     const waker = new Waker(starterBus);
-    starter = createSagaRuntime(tdb.pool, { listen: false, onNewWork: () => waker.signal(WORK_WAKE_CHANNEL) });
+    starter = createSagaRuntime(env.tdb.pool, { listen: false, onNewWork: () => waker.signal(WORK_WAKE_CHANNEL) });
     await createTenant(starter, TENANT);
   }, 60_000);
 
-  afterAll(async () => {
-    if (redis && !redis.running) await redis.restart().catch(() => undefined);
-    for (const l of lifecycles) await l.onApplicationShutdown();
-    await Promise.all(buses.map((b) => b.close().catch(() => undefined)));
-    await redis?.kill();
-    await dropTestDatabase(tdb, pools);
-  }, 60_000);
+  afterAll(async () => env?.close(), 60_000);
 
   describe('one worker, Redis up, then down, then back', () => {
     let lifecycle: WorkerLifecycle;
@@ -119,7 +104,7 @@ describe('Redis wake-ups between a starter and a worker process', () => {
     }, 30_000);
 
     it('with Redis down, started sagas are still picked up by polling: nothing is lost', async () => {
-      await redis.kill();
+      await env.redis.kill();
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) ids.push(await startAgentProvisioning(starter.executor, TENANT, `wake-agent-${n++}`));
       await waitFor(
@@ -133,10 +118,10 @@ describe('Redis wake-ups between a starter and a worker process', () => {
     }, 30_000);
 
     it('once Redis is back, wake-ups work again', async () => {
-      await redis.restart();
+      await env.redis.restart();
       await waitFor(workerSubscribed, { what: 'the worker to subscribe again to its wake-up channel', timeoutMs: 15_000, intervalMs: 50 });
       // The starter's connection is ready again when a broker command goes through.
-      await waitFor(async () => ((await buses[0].epoch()) ? true : false), { what: 'the starter bus to reconnect', timeoutMs: 15_000 });
+      await waitFor(async () => ((await env.buses[0].epoch()) ? true : false), { what: 'the starter bus to reconnect', timeoutMs: 15_000 });
       for (let i = 0; i < 2; i++) expect(await startAndTime()).toBeLessThan(AT_ONCE_MS);
     }, 40_000);
   });
@@ -144,10 +129,10 @@ describe('Redis wake-ups between a starter and a worker process', () => {
   // The bus keeps notify listeners registered through an outage and subscribes them once Redis is back.
   describe('a worker that boots while Redis is down', () => {
     it('gets wake-ups once Redis is up', async () => {
-      await redis.kill();
+      await env.redis.kill();
       await startWorker();
-      await redis.restart();
-      await waitFor(async () => ((await buses[0].epoch()) ? true : false), { what: 'the starter bus to reconnect', timeoutMs: 15_000 });
+      await env.redis.restart();
+      await waitFor(async () => ((await env.buses[0].epoch()) ? true : false), { what: 'the starter bus to reconnect', timeoutMs: 15_000 });
       // The bus reconnects within its 2 s backoff cap; give the subscription a little more.
       await waitFor(workerSubscribed, { what: 'the worker to subscribe to its wake-up channel', timeoutMs: 6_000, intervalMs: 50 });
       expect(await startAndTime()).toBeLessThan(AT_ONCE_MS);

@@ -1,7 +1,6 @@
-import { createTestDatabase, dropTestDatabase, TestDatabase } from '@app/database';
-import { PostgresEventStore } from '@app/event-store';
 import { listProjectionStatus, Projection, ProjectionRunner, ProjectionStatusView } from '@app/projections';
-import { APPLIED_EVENTS_DDL, appliedLogProjection, checkAppliedLog, checkpointOf, headPosition, isCaughtUp } from './testing/applied-log';
+import { appliedLogProjection, checkAppliedLog, checkpointOf, headPosition, isCaughtUp } from './testing/applied-log';
+import { useAppliedLogDatabase } from './testing/applied-log-database';
 import { waitFor } from './testing/wait-for';
 
 /**
@@ -10,28 +9,16 @@ import { waitFor } from './testing/wait-for';
  * itself (retry with backoff) and catches up with every event applied once.
  */
 describe('a failing projection handler', () => {
-  let tdb: TestDatabase;
-  let store: PostgresEventStore;
   let runner: ProjectionRunner;
+  const db = useAppliedLogDatabase({ poolSize: 8, beforeDrop: async () => runner?.stop() });
 
-  beforeAll(async () => {
-    tdb = await createTestDatabase({ poolSize: 8 });
-    store = new PostgresEventStore(tdb.pool);
-    await tdb.pool.query(APPLIED_EVENTS_DDL);
-  }, 60_000);
-
-  afterAll(async () => {
-    await runner?.stop();
-    await dropTestDatabase(tdb);
-  }, 60_000);
-
-  const status = async (name: string): Promise<ProjectionStatusView> => (await listProjectionStatus(store, [name]))[0];
+  const status = async (name: string): Promise<ProjectionStatusView> => (await listProjectionStatus(db.store, [name]))[0];
 
   it('fails only that projection, keeps its checkpoint before the poison event, and resumes by itself after the fix', async () => {
     // 100 ticks, the poison, 99 more ticks: one append so positions are contiguous.
     const events = Array.from({ length: 200 }, (_, i) => ({ type: 'Tick', data: { i, poison: i === 100 } }));
-    await store.appendToStream('poison-1', events, { tenantId: 't1' });
-    const { rows } = await tdb.pool.query<{ global_position: number }>('select global_position from events order by global_position');
+    await db.store.appendToStream('poison-1', events, { tenantId: 't1' });
+    const { rows } = await db.tdb.pool.query<{ global_position: number }>('select global_position from events order by global_position');
     const positions = rows.map((r) => r.global_position);
     const poisonAt = positions[100];
 
@@ -51,7 +38,7 @@ describe('a failing projection handler', () => {
       },
     };
     const sturdy = appliedLogProjection({ name: 'sturdy', instance: 'r1' });
-    runner = new ProjectionRunner(tdb.pool, store, [fragile, sturdy], { batchSize: 20, pollIntervalMs: 50, leadershipRetryMs: 100 });
+    runner = new ProjectionRunner(db.tdb.pool, db.store, [fragile, sturdy], { batchSize: 20, pollIntervalMs: 50, leadershipRetryMs: 100 });
     await runner.start();
 
     await waitFor(async () => (await status('fragile')).status === 'FAILED', { what: 'fragile FAILED' });
@@ -59,18 +46,18 @@ describe('a failing projection handler', () => {
     expect(failed.lastError).toBe(`poison pill at position ${poisonAt}`);
     // Batches of 20 from the start: the last committed one ends on the event just before the poison.
     expect(failed.position).toBe(positions[99]);
-    expect(await checkAppliedLog(tdb.pool, 'fragile', failed.position)).toMatchObject({ rows: 100, duplicates: 0, missing: 0, beyond: 0 });
+    expect(await checkAppliedLog(db.tdb.pool, 'fragile', failed.position)).toMatchObject({ rows: 100, duplicates: 0, missing: 0, beyond: 0 });
 
     // The other projection of the same runner goes on to the end.
-    await waitFor(() => isCaughtUp(tdb.pool, 'sturdy'), { what: 'sturdy LIVE' });
-    expect(await checkAppliedLog(tdb.pool, 'sturdy', positions[199])).toMatchObject({ rows: 200, duplicates: 0, missing: 0 });
+    await waitFor(() => isCaughtUp(db.tdb.pool, 'sturdy'), { what: 'sturdy LIVE' });
+    expect(await checkAppliedLog(db.tdb.pool, 'sturdy', positions[199])).toMatchObject({ rows: 200, duplicates: 0, missing: 0 });
 
     // It keeps retrying (with backoff) and stays FAILED while the cause is there; new events still
     // reach the healthy projection.
     await waitFor(() => poisonAttempts >= 3, { what: '3 attempts' });
-    await store.appendToStream('poison-2', [{ type: 'Tick', data: { late: true } }], { tenantId: 't1' });
-    await waitFor(() => isCaughtUp(tdb.pool, 'sturdy'), { what: 'sturdy applying the late event' });
-    expect((await checkpointOf(tdb.pool, 'sturdy')).position).toBeGreaterThan(positions[199]);
+    await db.store.appendToStream('poison-2', [{ type: 'Tick', data: { late: true } }], { tenantId: 't1' });
+    await waitFor(() => isCaughtUp(db.tdb.pool, 'sturdy'), { what: 'sturdy applying the late event' });
+    expect((await checkpointOf(db.tdb.pool, 'sturdy')).position).toBeGreaterThan(positions[199]);
     const stillFailed = await status('fragile');
     expect(stillFailed).toMatchObject({ status: 'FAILED', position: positions[99], lastError: `poison pill at position ${poisonAt}` });
     expect(stillFailed.lag).toBe(101);
@@ -79,9 +66,9 @@ describe('a failing projection handler', () => {
     // The fix: no restart, no wake-up, no new event; the retry picks it up.
     broken = false;
     await waitFor(async () => (await status('fragile')).status === 'LIVE', { timeoutMs: 40_000, intervalMs: 50, what: 'fragile LIVE again' });
-    const head = await headPosition(tdb.pool);
+    const head = await headPosition(db.tdb.pool);
     const recovered = await status('fragile');
     expect(recovered).toEqual({ name: 'fragile', position: head, lag: 0, status: 'LIVE' }); // lastError cleared
-    expect(await checkAppliedLog(tdb.pool, 'fragile', head)).toMatchObject({ rows: 201, distinct: 201, duplicates: 0, missing: 0 });
+    expect(await checkAppliedLog(db.tdb.pool, 'fragile', head)).toMatchObject({ rows: 201, distinct: 201, duplicates: 0, missing: 0 });
   }, 120_000);
 });

@@ -1,9 +1,9 @@
-import { Pool } from 'pg';
-import { createPool, createTestDatabase, dropTestDatabase, TestDatabase } from '@app/database';
+import { createPool } from '@app/database';
 import { PostgresEventStore } from '@app/event-store';
 import { listProjectionStatus, ProjectionRunner } from '@app/projections';
-import { APPLIED_EVENTS_DDL, appendTicks, appliedLogProjection, checkAppliedLog, checkpointOf, headPosition } from './testing/applied-log';
+import { appendTicks, appliedLogProjection, checkAppliedLog, checkpointOf, headPosition } from './testing/applied-log';
 import { ProjectionChild } from './testing/child-runner';
+import { useAppliedLogDatabase } from './testing/applied-log-database';
 import { waitFor } from './testing/wait-for';
 
 /**
@@ -11,32 +11,18 @@ import { waitFor } from './testing/wait-for';
  * stops or dies, another takes over within seconds and goes on without applying anything twice.
  */
 describe('projection leadership across instances', () => {
-  let tdb: TestDatabase;
-  let store: PostgresEventStore;
-  const pools: Pool[] = [];
-  const runners: ProjectionRunner[] = [];
   const children: ProjectionChild[] = [];
-
-  beforeAll(async () => {
-    tdb = await createTestDatabase({ poolSize: 5 });
-    store = new PostgresEventStore(tdb.pool);
-    await tdb.pool.query(APPLIED_EVENTS_DDL);
-  }, 60_000);
-
-  afterAll(async () => {
-    await Promise.all(runners.map((r) => r.stop()));
-    await Promise.all(children.map((c) => c.kill('SIGKILL')));
-    await dropTestDatabase(tdb, pools);
-  }, 60_000);
+  const db = useAppliedLogDatabase({ poolSize: 5, beforeDrop: () => Promise.all(children.map((c) => c.kill('SIGKILL'))) });
+  const { runners, pools } = db;
 
   async function caughtUp(name: string): Promise<boolean> {
-    const head = await headPosition(tdb.pool);
-    const cp = await checkpointOf(tdb.pool, name);
+    const head = await headPosition(db.tdb.pool);
+    const cp = await checkpointOf(db.tdb.pool, name);
     return cp.position === head && cp.status === 'LIVE';
   }
 
   async function instancesByPosition(name: string) {
-    const { rows } = await tdb.pool.query(
+    const { rows } = await db.tdb.pool.query(
       `select instance, count(*)::int as n, min(global_position) as min, max(global_position) as max
          from applied_events where projection = $1 group by instance order by min(global_position)`,
       [name],
@@ -46,10 +32,10 @@ describe('projection leadership across instances', () => {
 
   it('two runners (separate pools): only the leader applies; stop() hands over within seconds, no duplicates', async () => {
     const NAME = 'applied_two_runners';
-    await appendTicks(store, 1500, { prefix: 'two', perAppend: 100 });
+    await appendTicks(db.store, 1500, { prefix: 'two', perAppend: 100 });
 
     const make = (instance: string) => {
-      const pool = createPool(tdb.url, { max: 4 });
+      const pool = createPool(db.tdb.url, { max: 4 });
       pools.push(pool);
       const runner = new ProjectionRunner(pool, new PostgresEventStore(pool), [appliedLogProjection({ name: NAME, instance, delayMs: 30 })], {
         batchSize: 50,
@@ -67,7 +53,7 @@ describe('projection leadership across instances', () => {
     let bothSeen = false;
     await waitFor(async () => {
       if (a.runner.isLeader(NAME) && b.runner.isLeader(NAME)) bothSeen = true;
-      const { rows } = await tdb.pool.query('select count(*)::int as n from applied_events where projection = $1', [NAME]);
+      const { rows } = await db.tdb.pool.query('select count(*)::int as n from applied_events where projection = $1', [NAME]);
       return rows[0].n >= 400;
     }, { what: '400 events applied' });
     expect(bothSeen).toBe(false);
@@ -85,25 +71,25 @@ describe('projection leadership across instances', () => {
 
     await waitFor(() => caughtUp(NAME), { timeoutMs: 60_000, intervalMs: 50, what: 'standby catching up' });
     // New events after the handover are applied by the new leader.
-    await appendTicks(store, 100, { prefix: 'two-late', perAppend: 50 });
+    await appendTicks(db.store, 100, { prefix: 'two-late', perAppend: 50 });
     await waitFor(() => caughtUp(NAME), { timeoutMs: 30_000, intervalMs: 50, what: 'late events applied' });
 
-    const head = await headPosition(tdb.pool);
-    const log = await checkAppliedLog(tdb.pool, NAME, head);
+    const head = await headPosition(db.tdb.pool);
+    const log = await checkAppliedLog(db.tdb.pool, NAME, head);
     expect(log).toMatchObject({ rows: 1600, distinct: 1600, duplicates: 0, missing: 0, beyond: 0 });
     // One clean cut: everything before it by the old leader, everything after by the new one.
     const byInstance = await instancesByPosition(NAME);
     expect(byInstance.map((r) => r.instance)).toEqual([leader.instance, standby.instance]);
     expect(byInstance[0].max).toBeLessThan(byInstance[1].min);
-    const [status] = await listProjectionStatus(store, [NAME]);
+    const [status] = await listProjectionStatus(db.store, [NAME]);
     expect(status).toMatchObject({ status: 'LIVE', lag: 0, position: head });
   }, 120_000);
 
   it('two child processes: SIGKILL of the leader hands over within seconds, no duplicates, nothing missing', async () => {
     const NAME = 'applied_two_processes';
-    await appendTicks(store, 1500, { prefix: 'proc', perAppend: 100 });
+    await appendTicks(db.store, 1500, { prefix: 'proc', perAppend: 100 });
     const spawn = (instance: string) => {
-      const child = ProjectionChild.spawn({ dbUrl: tdb.url, instance, projection: NAME, batchSize: 50, batchDelayMs: 40, leadershipRetryMs: 100 });
+      const child = ProjectionChild.spawn({ dbUrl: db.tdb.url, instance, projection: NAME, batchSize: 50, batchDelayMs: 40, leadershipRetryMs: 100 });
       children.push(child);
       return child;
     };
@@ -129,9 +115,9 @@ describe('projection leadership across instances', () => {
     await waitFor(() => caughtUp(NAME), { timeoutMs: 60_000, intervalMs: 50, what: 'survivor catching up' });
     expect(await standby.stop()).toEqual({ code: 0, signal: null });
 
-    const head = await headPosition(tdb.pool);
-    const ticks = Number((await tdb.pool.query(`select count(*) as n from events where type = 'Tick'`)).rows[0].n);
-    const log = await checkAppliedLog(tdb.pool, NAME, head);
+    const head = await headPosition(db.tdb.pool);
+    const ticks = Number((await db.tdb.pool.query(`select count(*) as n from events where type = 'Tick'`)).rows[0].n);
+    const log = await checkAppliedLog(db.tdb.pool, NAME, head);
     expect(log).toMatchObject({ rows: ticks, distinct: ticks, duplicates: 0, missing: 0, beyond: 0 });
     const byInstance = await instancesByPosition(NAME);
     expect(byInstance.map((r) => r.instance)).toEqual([leader.instance, standby.instance]);

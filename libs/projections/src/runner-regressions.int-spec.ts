@@ -1,53 +1,47 @@
-import { createPool, createTestDatabase, dropTestDatabase, TestDatabase } from '@app/database';
+import { createPool } from '@app/database';
 import { PostgresEventStore, RecordedEvent } from '@app/event-store';
-import { defineRowProjection, InlineProjector, listProjectionStatus, Projection, ProjectionRunner } from '@app/projections';
-import { APPLIED_EVENTS_DDL, appendTicks, appliedLogProjection, isCaughtUp } from './testing/applied-log';
+import { defineRowProjection, InlineProjector, listProjectionStatus, Projection, ProjectionMode, ProjectionRunner } from '@app/projections';
+import { appendTicks, appliedLogProjection, isCaughtUp } from './testing/applied-log';
+import { useAppliedLogDatabase } from './testing/applied-log-database';
 import { waitFor } from './testing/wait-for';
 
 /** Regression tests for runner bugs found in review (index names, restart, visibility, sessions). */
 describe('projections: known issues', () => {
-  let tdb: TestDatabase;
-  let store: PostgresEventStore;
-  const runners: ProjectionRunner[] = [];
+  const db = useAppliedLogDatabase({ poolSize: 8 });
+  const { runners } = db;
 
-  beforeAll(async () => {
-    tdb = await createTestDatabase({ poolSize: 8 });
-    store = new PostgresEventStore(tdb.pool);
-    await tdb.pool.query(APPLIED_EVENTS_DDL);
-    await appendTicks(store, 30, { prefix: 'known' });
-  }, 60_000);
-
-  afterAll(async () => {
-    await Promise.all(runners.map((r) => r.stop()));
-    await dropTestDatabase(tdb);
-  }, 60_000);
+  beforeAll(() => appendTicks(db.store, 30, { prefix: 'known' }), 60_000);
 
   const runner = (projections: Projection[]) => {
-    const r = new ProjectionRunner(tdb.pool, store, projections, { batchSize: 10, pollIntervalMs: 50, leadershipRetryMs: 50 });
+    const r = new ProjectionRunner(db.tdb.pool, db.store, projections, { batchSize: 10, pollIntervalMs: 50, leadershipRetryMs: 50 });
     runners.push(r);
     return r;
   };
-  const status = async (name: string) => (await listProjectionStatus(store, [name]))[0];
+  /** Ticks counted per stream in the table of the projection's name. */
+  const tickCounts = (table: string, mode?: ProjectionMode) =>
+    defineRowProjection({
+      name: table,
+      table,
+      key: ['id'],
+      eventTypes: ['Tick'],
+      mode,
+      keys: (e) => [{ id: e.streamId }],
+      evolve: (row) => ({ n: Number(row?.n ?? 0) + 1 }),
+    });
+  const status = async (name: string) => (await listProjectionStatus(db.store, [name]))[0];
 
   // projection-runner.ts rebuild(): `create table ... (like public.t including all)` names the
   // copied indexes itself (t_<columns>_idx), so after the swap every secondary index has another
   // name than the migration gave it, and a later migration that refers to it by name fails.
   it('a rebuild keeps the names of the read model indexes', async () => {
-    await tdb.pool.query('create table named_counts (id text primary key, n integer not null)');
-    await tdb.pool.query('create index named_counts_by_n_idx on named_counts (n desc)');
-    const counts = defineRowProjection({
-      name: 'named_counts',
-      table: 'named_counts',
-      key: ['id'],
-      eventTypes: ['Tick'],
-      keys: (e) => [{ id: e.streamId }],
-      evolve: (row) => ({ n: Number(row?.n ?? 0) + 1 }),
-    });
+    await db.tdb.pool.query('create table named_counts (id text primary key, n integer not null)');
+    await db.tdb.pool.query('create index named_counts_by_n_idx on named_counts (n desc)');
+    const counts = tickCounts('named_counts');
     const names = async () =>
-      (await tdb.pool.query(`select indexname from pg_indexes where tablename = 'named_counts' order by 1`)).rows.map((r) => r.indexname);
+      (await db.tdb.pool.query(`select indexname from pg_indexes where tablename = 'named_counts' order by 1`)).rows.map((r) => r.indexname);
     const r = runner([counts]);
     await r.start();
-    await waitFor(() => isCaughtUp(tdb.pool, 'named_counts'), { what: 'named_counts live' });
+    await waitFor(() => isCaughtUp(db.tdb.pool, 'named_counts'), { what: 'named_counts live' });
     const before = await names();
     expect(before).toEqual(['named_counts_by_n_idx', 'named_counts_pkey']);
     await r.rebuild('named_counts');
@@ -61,11 +55,11 @@ describe('projections: known issues', () => {
   it('a stopped runner can be started again', async () => {
     const r = runner([appliedLogProjection({ name: 'restarted', instance: 'r' })]);
     await r.start();
-    await waitFor(() => isCaughtUp(tdb.pool, 'restarted'), { what: 'first start' });
+    await waitFor(() => isCaughtUp(db.tdb.pool, 'restarted'), { what: 'first start' });
     await r.stop();
-    await appendTicks(store, 5, { prefix: 'known-restart' });
+    await appendTicks(db.store, 5, { prefix: 'known-restart' });
     await r.start();
-    await waitFor(() => isCaughtUp(tdb.pool, 'restarted'), { timeoutMs: 3000, what: 'caught up after restart' });
+    await waitFor(() => isCaughtUp(db.tdb.pool, 'restarted'), { timeoutMs: 3000, what: 'caught up after restart' });
   }, 60_000);
 
   // projection-runner.ts run()/rebuild(): an error during a rebuild is only passed to options.log;
@@ -87,7 +81,7 @@ describe('projections: known issues', () => {
     };
     const r = runner([p]);
     await r.start();
-    await waitFor(() => isCaughtUp(tdb.pool, 'rebuild_fails'), { what: 'live' });
+    await waitFor(() => isCaughtUp(db.tdb.pool, 'rebuild_fails'), { what: 'live' });
     broken = true;
     await r.rebuild('rebuild_fails');
     await waitFor(() => throws >= 2, { what: 'the rebuild failing twice' });
@@ -99,24 +93,16 @@ describe('projections: known issues', () => {
   // listProjectionStatus as CATCHING_UP at position 0 with the whole log as lag, forever (and
   // rebuild(name) of it stays REBUILDING forever).
   it('an inline projection given to the runner is not reported as lagging', async () => {
-    await tdb.pool.query('create table inline_counts (id text primary key, n integer not null)');
-    const inline = defineRowProjection({
-      name: 'inline_counts',
-      table: 'inline_counts',
-      key: ['id'],
-      eventTypes: ['Tick'],
-      mode: 'inline',
-      keys: (e) => [{ id: e.streamId }],
-      evolve: (row) => ({ n: Number(row?.n ?? 0) + 1 }),
-    });
+    await db.tdb.pool.query('create table inline_counts (id text primary key, n integer not null)');
+    const inline = tickCounts('inline_counts', 'inline');
     const r = runner([inline, appliedLogProjection({ name: 'inline_neighbour', instance: 'r' })]);
     await r.start();
     const projector = new InlineProjector([inline]);
-    await store.transaction(async (tx) => {
-      const res = await store.appendToStream('known-inline', [{ type: 'Tick', data: {} }], { tenantId: 't1', tx });
-      await projector.apply(tx, (await store.readStream('known-inline', { tx, fromVersion: res.firstVersion })).events);
+    await db.store.transaction(async (tx) => {
+      const res = await db.store.appendToStream('known-inline', [{ type: 'Tick', data: {} }], { tenantId: 't1', tx });
+      await projector.apply(tx, (await db.store.readStream('known-inline', { tx, fromVersion: res.firstVersion })).events);
     });
-    await waitFor(() => isCaughtUp(tdb.pool, 'inline_neighbour'), { what: 'async neighbour live' });
+    await waitFor(() => isCaughtUp(db.tdb.pool, 'inline_neighbour'), { what: 'async neighbour live' });
     const s = await status('inline_counts');
     // Either not listed, or up to date.
     if (s) expect({ status: s.status, lag: s.lag }).toEqual({ status: 'LIVE', lag: 0 }); // actual: CATCHING_UP, lag = whole log
@@ -133,16 +119,16 @@ describe('projections: known issues', () => {
   // The leadership locks live on one dedicated (non-pooled) session per runner: stop() ends it,
   // so no pooled connection is ever touched by a stopped runner and every lock is freed at once.
   it('after stop(), the runner holds no lock and no session any more', async () => {
-    const pool = createPool(tdb.url, { max: 2 });
+    const pool = createPool(db.tdb.url, { max: 2 });
     try {
       const r = new ProjectionRunner(pool, new PostgresEventStore(pool), [appliedLogProjection({ name: 'resigned', instance: 'r' })], {
         listen: false,
         pollIntervalMs: 50,
       });
       await r.start();
-      await waitFor(() => isCaughtUp(tdb.pool, 'resigned'), { what: 'live' });
+      await waitFor(() => isCaughtUp(db.tdb.pool, 'resigned'), { what: 'live' });
       const locks = () =>
-        tdb.pool.query(
+        db.tdb.pool.query(
           `select pid from pg_locks where locktype = 'advisory' and classid = 7411
               and objid::text::bigint = (hashtext($1)::bigint + 4294967296) % 4294967296`,
           ['resigned'],
@@ -156,7 +142,7 @@ describe('projections: known issues', () => {
       expect(pooledPids).not.toContain(leaderPid);
       await r.stop();
       expect((await locks()).rows).toHaveLength(0);
-      const alive = await tdb.pool.query('select 1 from pg_stat_activity where pid = $1', [leaderPid]);
+      const alive = await db.tdb.pool.query('select 1 from pg_stat_activity where pid = $1', [leaderPid]);
       expect(alive.rows).toHaveLength(0);
     } finally {
       await pool.end();

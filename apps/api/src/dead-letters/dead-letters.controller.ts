@@ -1,11 +1,10 @@
-import { Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiBearerAuth,
   ApiForbiddenResponse,
   ApiNotFoundResponse,
-  ApiOkResponse,
   ApiOperation,
   ApiServiceUnavailableResponse,
   ApiTags,
@@ -14,6 +13,7 @@ import {
 import { DeadLetter, DeadLetterPage, isMessagingError, MESSAGE_BUS, MessageBus } from '@app/messaging';
 import { MinRole } from '../auth/auth.types';
 import { TenantScope } from '../auth/principal.decorator';
+import { ListRoute } from '../http/list-route.decorator';
 import { badRequest, notFound, problem, ProblemException } from '../http/problem';
 import { DEAD_LETTER_ID_PATTERN, DeadLetterDto, DeadLetterPageDto, ListDeadLettersQueryDto, ReplayAcceptedDto } from './dead-letters.dto';
 
@@ -53,9 +53,7 @@ const toDto = (d: DeadLetter): DeadLetterDto => ({
 export class DeadLettersController {
   constructor(@Inject(MESSAGE_BUS) private readonly bus: MessageBus) {}
 
-  @Get()
-  @ApiOperation({ summary: 'Dead letters, oldest first' })
-  @ApiOkResponse({ type: DeadLetterPageDto })
+  @ListRoute('Dead letters, oldest first', DeadLetterPageDto)
   @ApiBadRequestResponse({ description: 'a query parameter fails validation' })
   async list(@Query() q: ListDeadLettersQueryDto, @TenantScope() tenantId?: string): Promise<DeadLetterPageDto> {
     const limit = q.limit;

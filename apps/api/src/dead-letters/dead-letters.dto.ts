@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches } from 'class-validator';
+import { PageDto } from '../http/page.dto';
 import { PageQueryDto } from '../http/page-query.dto';
 
 /** Dead-letter ids of both bus adapters: a counter (in-memory) or a Redis stream entry id. */
@@ -30,10 +31,7 @@ export class DeadLetterDto {
   @ApiProperty({ format: 'date-time', description: 'when it was dead-lettered' }) at: string;
 }
 
-export class DeadLetterPageDto {
-  @ApiProperty({ type: [DeadLetterDto], description: 'oldest first' }) items: DeadLetterDto[];
-  @ApiPropertyOptional({ description: 'present when the page is full: more may follow' }) nextCursor?: string;
-}
+export class DeadLetterPageDto extends PageDto(DeadLetterDto, { items: 'oldest first', nextCursor: 'present when the page is full: more may follow' }) {}
 
 export class ReplayAcceptedDto {
   @ApiProperty() id: string;

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, Matches } from 'class-validator';
 import { SERVICE_STATUSES } from '@app/domain';
+import { PageDto } from '../http/page.dto';
 import { PageQueryDto } from '../http/page-query.dto';
 
 export const AGENT_STATUSES = ['PROVISIONING', 'ACTIVE', 'DECOMMISSIONED'] as const;
@@ -62,10 +63,7 @@ export class AgentDto {
   @ApiProperty({ format: 'date-time' }) updatedAt: string;
 }
 
-export class AgentPageDto {
-  @ApiProperty({ type: [AgentDto] }) items: AgentDto[];
-  @ApiPropertyOptional({ description: 'present when more items follow' }) nextCursor?: string;
-}
+export class AgentPageDto extends PageDto(AgentDto) {}
 
 export class TaskDto {
   @ApiProperty({ format: 'uuid' }) taskId: string;
@@ -82,10 +80,7 @@ export class TaskDto {
   @ApiProperty({ format: 'date-time' }) updatedAt: string;
 }
 
-export class TaskPageDto {
-  @ApiProperty({ type: [TaskDto] }) items: TaskDto[];
-  @ApiPropertyOptional({ description: 'present when more items follow' }) nextCursor?: string;
-}
+export class TaskPageDto extends PageDto(TaskDto) {}
 
 export class ServiceDto {
   @ApiProperty({ format: 'uuid' }) agentId: string;
@@ -95,10 +90,7 @@ export class ServiceDto {
   @ApiProperty({ format: 'date-time' }) registeredAt: string;
 }
 
-export class ServicePageDto {
-  @ApiProperty({ type: [ServiceDto] }) items: ServiceDto[];
-  @ApiPropertyOptional({ description: 'present when more items follow' }) nextCursor?: string;
-}
+export class ServicePageDto extends PageDto(ServiceDto) {}
 
 export class SagaCountDto {
   @ApiProperty({ example: 'agent-provisioning' }) type: string;

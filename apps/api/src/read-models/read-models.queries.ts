@@ -1,5 +1,6 @@
 import { Pool } from 'pg';
 import { equals, Filter, keysetPage, KeysetSpec, PageQuery } from '../http/keyset-page';
+import { notFound } from '../http/problem';
 import { AgentDto, ServiceDto, TaskDto } from './read-models.dto';
 
 type Row = Record<string, any>;
@@ -74,11 +75,15 @@ export function listServices(db: Db, q: ListQuery & { status?: string; capabilit
   return keysetPage(db, SERVICES, [...scoped(q.tenantId), ...equals('status', q.status), ...hasCapability(q.capability)], q, toService);
 }
 
-/** One row by its uuid, within the tenant scope. */
-export async function findRow(db: Db, table: 'agents' | 'tasks', idColumn: string, id: string, tenantId?: string): Promise<Row | undefined> {
+/** One `noun` by its uuid (column `<noun>_id`) within the tenant scope; a 404 when there is none (another tenant's included). */
+async function getOne<T>(db: Db, table: 'agents' | 'tasks', noun: string, id: string, tenantId: string | undefined, toItem: (row: Row) => T): Promise<T> {
   const { rows } = await db.query<Row>(
-    `select * from ${table} where ${idColumn} = $1 ${tenantId === undefined ? '' : 'and tenant_id = $2'}`,
+    `select * from ${table} where ${noun}_id = $1 ${tenantId === undefined ? '' : 'and tenant_id = $2'}`,
     tenantId === undefined ? [id] : [id, tenantId],
   );
-  return rows[0];
+  if (!rows[0]) throw notFound(`${noun} ${id} not found`);
+  return toItem(rows[0]);
 }
+
+export const getAgent = (db: Db, agentId: string, tenantId?: string) => getOne(db, 'agents', 'agent', agentId, tenantId, toAgent);
+export const getTask = (db: Db, taskId: string, tenantId?: string) => getOne(db, 'tasks', 'task', taskId, tenantId, toTask);

@@ -1,10 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { SAGA_TYPES, SagaStatus, SagaType, StepStatus } from '@app/sagas';
+import { PageDocs, PageDto } from '../http/page.dto';
+import { EventMetadataDto } from '../streams/streams.dto';
 
 export const SAGA_STATUSES: SagaStatus[] = ['RUNNING', 'COMPLETED', 'COMPENSATING', 'COMPENSATED', 'COMPENSATION_FAILED'];
 export const STEP_STATUSES: StepStatus[] = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'COMPENSATING', 'COMPENSATED', 'COMPENSATION_FAILED', 'SKIPPED'];
 export const COMPENSATION_STATUSES = ['STARTED', 'SUCCEEDED', 'FAILED', 'SKIPPED'] as const;
 export type CompensationStatus = (typeof COMPENSATION_STATUSES)[number];
+
+/** The saga lists: newest first, keyset cursors. */
+const NEWEST_FIRST: PageDocs = { items: 'newest first', nextCursor: 'pass as `cursor` for the next page; absent on the last page' };
 
 export class SagaAcceptedDto {
   @ApiProperty({ format: 'uuid' }) sagaId: string;
@@ -51,17 +56,10 @@ export class SagaSummaryDto {
   @ApiPropertyOptional() durationMs?: number;
 }
 
-export class SagaPageDto {
-  @ApiProperty({ type: [SagaSummaryDto], description: 'newest first' }) items: SagaSummaryDto[];
-  @ApiPropertyOptional({ description: 'pass as `cursor` for the next page; absent on the last page' }) nextCursor?: string;
-}
+export class SagaPageDto extends PageDto(SagaSummaryDto, NEWEST_FIRST) {}
 
-export class SagaEventMetadataDto {
-  @ApiProperty() tenantId: string;
-  @ApiPropertyOptional() correlationId?: string;
-  @ApiPropertyOptional() causationId?: string;
-  @ApiPropertyOptional() actor?: string;
-}
+/** The store's event metadata, under the schema name the saga routes have always documented. */
+export class SagaEventMetadataDto extends EventMetadataDto {}
 
 export class SagaEventDto {
   @ApiProperty({ format: 'uuid' }) eventId: string;
@@ -101,7 +99,4 @@ export class CompensationLogItemDto extends CompensationEntryDto {
   @ApiProperty({ format: 'uuid' }) sagaId: string;
 }
 
-export class CompensationLogPageDto {
-  @ApiProperty({ type: [CompensationLogItemDto], description: 'newest first' }) items: CompensationLogItemDto[];
-  @ApiPropertyOptional({ description: 'pass as `cursor` for the next page; absent on the last page' }) nextCursor?: string;
-}
+export class CompensationLogPageDto extends PageDto(CompensationLogItemDto, NEWEST_FIRST) {}

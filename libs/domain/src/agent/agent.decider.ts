@@ -1,4 +1,4 @@
-import { Decider, DomainError } from '../decider';
+import { createdBySameSaga, Decider, DomainError } from '../decider';
 import { AgentCommand } from './agent.commands';
 import { AgentEvent, AgentRegistered } from './agent.events';
 
@@ -53,11 +53,8 @@ export const agentDecider: Decider<AgentState, AgentCommand, AgentEvent> = {
   decide(command, state) {
     switch (command.type) {
       case 'RegisterAgent': {
-        if (state.status !== 'NONE') {
-          // The same saga registering again is its own retry after a crash; anyone else collides.
-          if (state.sagaId === command.data.sagaId) return [];
-          throw new DomainError('AGENT_EXISTS', `agent ${state.agentId} already exists`, { agentId: state.agentId });
-        }
+        const agentExists = (agent: RegisteredAgent) => new DomainError('AGENT_EXISTS', `agent ${agent.agentId} already exists`, { agentId: agent.agentId });
+        if (createdBySameSaga(state, command.data.sagaId, agentExists)) return [];
         const { capabilities, resources, ...rest } = command.data;
         return [
           {

@@ -1,4 +1,4 @@
-import { Decider, DomainError } from '../decider';
+import { createdBySameSaga, Decider, DomainError } from '../decider';
 import { TaskCommand } from './task.commands';
 import { TaskError, TaskEvent } from './task.events';
 
@@ -68,11 +68,8 @@ export const taskDecider: Decider<TaskState, TaskCommand, TaskEvent> = {
   decide(command, state) {
     switch (command.type) {
       case 'ScheduleTask': {
-        if (state.status !== 'NONE') {
-          // The same saga scheduling again is its own retry after a crash; anyone else collides.
-          if (state.sagaId === command.data.sagaId) return [];
-          throw new DomainError('TASK_EXISTS', `task ${state.taskId} already exists`, { taskId: state.taskId });
-        }
+        const taskExists = (task: ScheduledTask) => new DomainError('TASK_EXISTS', `task ${task.taskId} already exists`, { taskId: task.taskId });
+        if (createdBySameSaga(state, command.data.sagaId, taskExists)) return [];
         const { config, ...rest } = command.data;
         return [{ type: 'TaskScheduled', data: { ...rest, config: { ...config } } }];
       }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'crypto';
-import { NewEvent, PostgresEventStore, StreamAppend, Upcaster } from '@app/event-store';
-import { describeError, event, events, newStream, rejectionOf, useStoreDatabase } from '../testing/append-fixtures';
+import { NewEvent, PostgresEventStore, StreamAppend } from '@app/event-store';
+import { describeError, event, events, newStream, rejectionOf, splitNameUpcaster, useStoreDatabase } from '../testing/append-fixtures';
 import { openConnections, waitUntilReadable } from '../testing/wait-for';
 
 jest.setTimeout(60_000);
@@ -719,15 +719,7 @@ describe('readStreams', () => {
   });
 
   it('applies the upcasters to every event', async () => {
-    const splitName: Upcaster = {
-      type: 'PersonNamed',
-      fromSchemaVersion: 1,
-      toSchemaVersion: 2,
-      upcast: (data) => {
-        const [first, ...rest] = (data as { name: string }).name.split(' ');
-        return { first, last: rest.join(' ') };
-      },
-    };
+    const splitName = splitNameUpcaster('PersonNamed');
     const upcasting = new PostgresEventStore(db.tdb.pool, { upcasters: [splitName] });
     const a = newStream('person');
     const b = newStream('person');

@@ -9,8 +9,8 @@
  */
 import { randomUUID } from 'crypto';
 import { PoolClient } from 'pg';
-import { createTestDatabase, TestDatabase } from '@app/database';
-import { AppendResult, NewEvent, PostgresEventStore } from '@app/event-store';
+import { AppendResult, NewEvent } from '@app/event-store';
+import { useStoreDatabase } from '../testing/append-fixtures';
 import { delay, openConnections, waitFor } from '../testing/wait-for';
 
 jest.setTimeout(60_000);
@@ -19,18 +19,8 @@ const tenantId = 'tenant-gap';
 const PAGE_SIZE = 7;
 const NAIVE_SQL = 'select global_position, event_id from events where global_position > $1 order by global_position limit $2';
 
-let tdb: TestDatabase;
-let store: PostgresEventStore;
-
-beforeAll(async () => {
-  // 16 writers each hold a connection for their whole transaction, plus the reader.
-  tdb = await createTestDatabase({ poolSize: 30 });
-  store = new PostgresEventStore(tdb.pool);
-});
-
-afterAll(async () => {
-  await tdb?.drop();
-});
+// 16 writers each hold a connection for their whole transaction, plus the reader.
+const db = useStoreDatabase({ poolSize: 30 });
 
 interface SeenEvent {
   position: number;
@@ -44,13 +34,13 @@ type PageReader = (after: number) => Promise<Page>;
 
 /** The event store's reader. */
 const safeReader: PageReader = async (after) => {
-  const page = await store.readAll({ after, limit: PAGE_SIZE });
+  const page = await db.store.readAll({ after, limit: PAGE_SIZE });
   return { events: page.events.map((e) => ({ position: e.globalPosition, eventId: e.eventId })), lastPosition: page.lastPosition };
 };
 
 /** What a BIGSERIAL-style store does: every committed row above the checkpoint. */
 const naiveReader: PageReader = async (after) => {
-  const { rows } = await tdb.pool.query<{ global_position: number; event_id: string }>(NAIVE_SQL, [after, PAGE_SIZE]);
+  const { rows } = await db.tdb.pool.query<{ global_position: number; event_id: string }>(NAIVE_SQL, [after, PAGE_SIZE]);
   const events = rows.map((r) => ({ position: r.global_position, eventId: r.event_id }));
   return { events, lastPosition: events.length ? events[events.length - 1].position : after };
 };
@@ -97,20 +87,20 @@ class CheckpointedReader {
 const newEvents = (count: number): NewEvent[] => Array.from({ length: count }, (_, n) => ({ eventId: randomUUID(), type: 'Wrote', data: { n } }));
 
 async function storedAfter(position: number): Promise<SeenEvent[]> {
-  const { rows } = await tdb.pool.query('select global_position, event_id from events where global_position > $1 order by global_position', [
+  const { rows } = await db.tdb.pool.query('select global_position, event_id from events where global_position > $1 order by global_position', [
     position,
   ]);
   return rows.map((r) => ({ position: r.global_position, eventId: r.event_id }));
 }
 
 async function maxStoredPosition(): Promise<number> {
-  const { rows } = await tdb.pool.query('select coalesce(max(global_position), 0) as p from events');
+  const { rows } = await db.tdb.pool.query('select coalesce(max(global_position), 0) as p from events');
   return rows[0].p;
 }
 
 /** Every committed event is below the safe position: a gap-safe reader can now read them all. */
 async function everythingReadable(): Promise<boolean> {
-  const { rows } = await tdb.pool.query('select events_safe_position() > coalesce(max(global_position), 0) as ok from events');
+  const { rows } = await db.tdb.pool.query('select events_safe_position() > coalesce(max(global_position), 0) as ok from events');
   return rows[0].ok;
 }
 
@@ -126,11 +116,11 @@ async function writeTransaction(
   commits: Commit[],
   beforeCommit: (appended: AppendResult) => Promise<void>,
 ): Promise<Commit> {
-  const client: PoolClient = await tdb.pool.connect();
+  const client: PoolClient = await db.tdb.pool.connect();
   try {
     await client.query('begin');
     const events = newEvents(count);
-    const appended = await store.appendToStream(streamId, events, { tenantId, tx: client });
+    const appended = await db.store.appendToStream(streamId, events, { tenantId, tx: client });
     await beforeCommit(appended);
     await client.query('commit');
     const commit = { lastPosition: appended.globalPosition, eventIds: events.map((e) => e.eventId!) };
@@ -171,7 +161,7 @@ interface ScenarioResult {
  * every writer is done.
  */
 async function runScenario(read: PageReader): Promise<ScenarioResult> {
-  await openConnections(tdb.pool, 20);
+  await openConnections(db.tdb.pool, 20);
   const start = await maxStoredPosition();
   const commits: Commit[] = [];
   const reader = new CheckpointedReader(read, start);
@@ -215,16 +205,16 @@ async function runScenario(read: PageReader): Promise<ScenarioResult> {
 describe('gap safety of the global log', () => {
   it('two writers committing out of position order: a naive reader skips the lower one, readAll gets both in order', async () => {
     const start = await maxStoredPosition();
-    const a = await tdb.pool.connect();
-    const b = await tdb.pool.connect();
+    const a = await db.tdb.pool.connect();
+    const b = await db.tdb.pool.connect();
     try {
       const [eventA] = newEvents(1);
       const [eventB] = newEvents(1);
       // A begins and appends first: it holds the lower position. B appends after it and commits first.
       await a.query('begin');
-      const appendedA = await store.appendToStream(`gap-a-${randomUUID()}`, [eventA], { tenantId, tx: a });
+      const appendedA = await db.store.appendToStream(`gap-a-${randomUUID()}`, [eventA], { tenantId, tx: a });
       await b.query('begin');
-      const appendedB = await store.appendToStream(`gap-b-${randomUUID()}`, [eventB], { tenantId, tx: b });
+      const appendedB = await db.store.appendToStream(`gap-b-${randomUUID()}`, [eventB], { tenantId, tx: b });
       await b.query('commit');
       expect(appendedA.globalPosition).toBeLessThan(appendedB.globalPosition);
 

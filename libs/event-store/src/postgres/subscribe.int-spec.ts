@@ -1,36 +1,26 @@
 import { randomUUID } from 'crypto';
-import { createTestDatabase, TestDatabase } from '@app/database';
-import { AppendResult, PostgresEventStore, RecordedEvent, SubscribeOptions, Subscription } from '@app/event-store';
+import { AppendResult, RecordedEvent, SubscribeOptions, Subscription } from '@app/event-store';
+import { useStoreDatabase } from '../testing/append-fixtures';
 import { waitFor, waitUntilReadable } from '../testing/wait-for';
 
 jest.setTimeout(60_000);
 
 const tenantId = 'tenant-sub';
 
-let tdb: TestDatabase;
-let store: PostgresEventStore;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  store = new PostgresEventStore(tdb.pool);
-});
-
-afterAll(async () => {
-  await tdb?.drop();
-});
+const db = useStoreDatabase();
 
 /** Appends `count` events one by one (each its own append and position), in order. */
 async function appendOneByOne(streamId: string, count: number, from: number): Promise<{ eventId: string; result: AppendResult }[]> {
   const out: { eventId: string; result: AppendResult }[] = [];
   for (let n = from; n < from + count; n++) {
     const eventId = randomUUID();
-    out.push({ eventId, result: await store.appendToStream(streamId, [{ eventId, type: 'Ticked', data: { n } }], { tenantId }) });
+    out.push({ eventId, result: await db.store.appendToStream(streamId, [{ eventId, type: 'Ticked', data: { n } }], { tenantId }) });
   }
   return out;
 }
 
 async function listenersOnChannel(): Promise<number> {
-  const { rows } = await tdb.pool.query(
+  const { rows } = await db.tdb.pool.query(
     `select count(*)::int as n from pg_stat_activity where datname = current_database() and query ilike 'listen saga_events%'`,
   );
   return rows[0].n;
@@ -44,13 +34,13 @@ async function catchUpThenLive(options: Pick<SubscribeOptions, 'listen' | 'pollI
   const streamId = `clock-${randomUUID()}`;
   const history = await appendOneByOne(streamId, 30, 0);
   const tenth = history[9].result.globalPosition;
-  await waitUntilReadable(store, history[29].result.globalPosition);
+  await waitUntilReadable(db.store, history[29].result.globalPosition);
 
   const received: RecordedEvent[] = [];
   const batchSizes: number[] = [];
   let subscription: Subscription | undefined;
   try {
-    subscription = store.subscribe({
+    subscription = db.store.subscribe({
       ...options,
       from: tenth,
       batchSize: 5,
@@ -91,11 +81,11 @@ describe('subscribe', () => {
   it('with LISTEN an append wakes the subscription at once, without waiting for the poll interval', async () => {
     const streamId = `clock-${randomUUID()}`;
     const [before] = await appendOneByOne(streamId, 1, 0);
-    await waitUntilReadable(store, before.result.globalPosition);
+    await waitUntilReadable(db.store, before.result.globalPosition);
     const caughtUp: number[] = [];
     const received: RecordedEvent[] = [];
     // Polling once a minute: within this test only a notification can make it read again.
-    const subscription = store.subscribe({
+    const subscription = db.store.subscribe({
       from: before.result.globalPosition,
       pollIntervalMs: 60_000,
       handler: async (events) => {
@@ -126,12 +116,12 @@ describe('subscribe', () => {
 
   it('a failing handler gets the same batch again, and the subscription moves on once it succeeds', async () => {
     const streamId = `clock-${randomUUID()}`;
-    const from = await store.headPosition();
+    const from = await db.store.headPosition();
     const appended = await appendOneByOne(streamId, 3, 0);
-    await waitUntilReadable(store, appended[2].result.globalPosition);
+    await waitUntilReadable(db.store, appended[2].result.globalPosition);
     const calls: string[][] = [];
     const errors: number[] = [];
-    const subscription = store.subscribe({
+    const subscription = db.store.subscribe({
       from,
       listen: false,
       pollIntervalMs: 10,

@@ -4,11 +4,22 @@ import { Pool } from 'pg';
 import { createTestDatabase, TestDatabase } from '@app/database';
 import { PostgresEventStore } from '../postgres/postgres-event-store';
 import { EventStoreError } from '../event-store.errors';
-import { NewEvent } from '../event-store.types';
+import { NewEvent, Upcaster } from '../event-store.types';
 
 export const newStream = (category = 'order') => `${category}-${randomUUID()}`;
 export const event = (n: number, eventId: string = randomUUID()): NewEvent => ({ eventId, type: 'ThingHappened', data: { n } });
 export const events = (count: number, from = 0) => Array.from({ length: count }, (_, i) => event(from + i));
+
+/** Upcasts `type` from v1 `{ name: 'first last' }` to v2 `{ first, last }`. */
+export const splitNameUpcaster = (type: string): Upcaster => ({
+  type,
+  fromSchemaVersion: 1,
+  toSchemaVersion: 2,
+  upcast: (data) => {
+    const [first, ...rest] = (data as { name: string }).name.split(' ');
+    return { first, last: rest.join(' ') };
+  },
+});
 
 /** The rejection of `promise`, which must be an EventStoreError. */
 export async function rejectionOf(promise: Promise<unknown>): Promise<EventStoreError> {

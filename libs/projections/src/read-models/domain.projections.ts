@@ -8,112 +8,114 @@ const data = (e: RecordedEvent) => e.data as Data;
 const tenantOf = (e: RecordedEvent) => e.metadata.tenantId;
 const union = (a: unknown, b: string[]) => [...new Set([...((a as string[]) ?? []), ...b])];
 
+/**
+ * A read model of one row per entity, keyed by `column` = the events' `data[field]`: the `created`
+ * event makes the row, each of `updates` patches the row it finds (an unknown entity stays unknown).
+ */
+function entityProjection(def: {
+  table: string;
+  key: [column: string, field: string];
+  eventTypes: string[];
+  created: [type: string, row: (d: Data, e: RecordedEvent) => Row];
+  updates: Record<string, (d: Data, e: RecordedEvent, row: Row) => Row>;
+}) {
+  const [column, field] = def.key;
+  const [createdType, created] = def.created;
+  const updates = new Map(Object.entries(def.updates));
+  return defineRowProjection({
+    name: def.table,
+    table: def.table,
+    key: [column],
+    eventTypes: def.eventTypes,
+    keys: (e) => [{ [column]: data(e)[field] }],
+    evolve(row, e): Row | undefined {
+      if (e.type === createdType) return created(data(e), e);
+      const update = updates.get(e.type);
+      return row && update && { ...row, ...update(data(e), e, row) };
+    },
+  });
+}
+
 /** `agents`: one row per agent, with its status, permissions and the saga that provisioned it. */
-export const agentsProjection = defineRowProjection({
-  name: 'agents',
+export const agentsProjection = entityProjection({
   table: 'agents',
-  key: ['agent_id'],
+  key: ['agent_id', 'agentId'],
   eventTypes: Object.values(AgentEventType),
-  keys: (e) => [{ agent_id: data(e).agentId }],
-  evolve(row, e): Row | undefined {
-    const d = data(e);
-    switch (e.type) {
-      case AgentEventType.AgentRegistered:
-        return {
-          tenant_id: d.tenantId ?? tenantOf(e),
-          name: d.name,
-          type: d.type,
-          status: 'PROVISIONING',
-          capabilities: d.capabilities ?? [],
-          permissions: [],
-          resources: d.resources ?? {},
-          saga_id: d.sagaId ?? null,
-          created_at: at(e),
-          updated_at: at(e),
-        };
-      case AgentEventType.PermissionsGranted:
-        return row && { ...row, permissions: union(row.permissions, d.permissions), updated_at: at(e) };
-      case AgentEventType.PermissionsRevoked:
-        return (
-          row && {
-            ...row,
-            permissions: ((row.permissions as string[]) ?? []).filter((p) => !(d.permissions as string[]).includes(p)),
-            updated_at: at(e),
-          }
-        );
-      case AgentEventType.AgentActivated:
-        return row && { ...row, status: 'ACTIVE', updated_at: at(e) };
-      case AgentEventType.AgentDecommissioned:
-        return row && { ...row, status: 'DECOMMISSIONED', updated_at: at(e) };
-    }
-    return undefined;
+  created: [
+    AgentEventType.AgentRegistered,
+    (d, e) => ({
+      tenant_id: d.tenantId ?? tenantOf(e),
+      name: d.name,
+      type: d.type,
+      status: 'PROVISIONING',
+      capabilities: d.capabilities ?? [],
+      permissions: [],
+      resources: d.resources ?? {},
+      saga_id: d.sagaId ?? null,
+      created_at: at(e),
+      updated_at: at(e),
+    }),
+  ],
+  updates: {
+    [AgentEventType.PermissionsGranted]: (d, e, row) => ({ permissions: union(row.permissions, d.permissions), updated_at: at(e) }),
+    [AgentEventType.PermissionsRevoked]: (d, e, row) => ({
+      permissions: ((row.permissions as string[]) ?? []).filter((p) => !(d.permissions as string[]).includes(p)),
+      updated_at: at(e),
+    }),
+    [AgentEventType.AgentActivated]: (_d, e) => ({ status: 'ACTIVE', updated_at: at(e) }),
+    [AgentEventType.AgentDecommissioned]: (_d, e) => ({ status: 'DECOMMISSIONED', updated_at: at(e) }),
   },
 });
 
 /** `tasks`: one row per task (workflow tasks and initial tasks of provisioning). */
-export const tasksProjection = defineRowProjection({
-  name: 'tasks',
+export const tasksProjection = entityProjection({
   table: 'tasks',
-  key: ['task_id'],
+  key: ['task_id', 'taskId'],
   eventTypes: Object.values(TaskEventType),
-  keys: (e) => [{ task_id: data(e).taskId }],
-  evolve(row, e): Row | undefined {
-    const d = data(e);
-    switch (e.type) {
-      case TaskEventType.TaskScheduled:
-        return {
-          tenant_id: d.tenantId ?? tenantOf(e),
-          saga_id: d.sagaId ?? null,
-          name: d.name,
-          handler: d.handler,
-          status: 'SCHEDULED',
-          config: d.config ?? {},
-          output: null,
-          error: null,
-          attempts: 0,
-          created_at: at(e),
-          updated_at: at(e),
-        };
-      case TaskEventType.TaskStarted:
-        return row && { ...row, status: 'RUNNING', attempts: Math.max(Number(row.attempts ?? 0), d.attempt ?? 1), updated_at: at(e) };
-      case TaskEventType.TaskCompleted:
-        return row && { ...row, status: 'COMPLETED', output: d.output ?? null, error: null, updated_at: at(e) };
-      case TaskEventType.TaskFailed:
-        return row && { ...row, status: 'FAILED', error: d.error?.message ?? String(d.error), updated_at: at(e) };
-      case TaskEventType.TaskCompensated:
-        return row && { ...row, status: 'COMPENSATED', updated_at: at(e) };
-      case TaskEventType.TaskCancelled:
-        return row && { ...row, status: 'CANCELLED', updated_at: at(e) };
-    }
-    return undefined;
+  created: [
+    TaskEventType.TaskScheduled,
+    (d, e) => ({
+      tenant_id: d.tenantId ?? tenantOf(e),
+      saga_id: d.sagaId ?? null,
+      name: d.name,
+      handler: d.handler,
+      status: 'SCHEDULED',
+      config: d.config ?? {},
+      output: null,
+      error: null,
+      attempts: 0,
+      created_at: at(e),
+      updated_at: at(e),
+    }),
+  ],
+  updates: {
+    [TaskEventType.TaskStarted]: (d, e, row) => ({ status: 'RUNNING', attempts: Math.max(Number(row.attempts ?? 0), d.attempt ?? 1), updated_at: at(e) }),
+    [TaskEventType.TaskCompleted]: (d, e) => ({ status: 'COMPLETED', output: d.output ?? null, error: null, updated_at: at(e) }),
+    [TaskEventType.TaskFailed]: (d, e) => ({ status: 'FAILED', error: d.error?.message ?? String(d.error), updated_at: at(e) }),
+    [TaskEventType.TaskCompensated]: (_d, e) => ({ status: 'COMPENSATED', updated_at: at(e) }),
+    [TaskEventType.TaskCancelled]: (_d, e) => ({ status: 'CANCELLED', updated_at: at(e) }),
   },
 });
 
 /** `services`: the service registry, one entry per agent. */
-export const servicesProjection = defineRowProjection({
-  name: 'services',
+export const servicesProjection = entityProjection({
   table: 'services',
-  key: ['agent_id'],
+  key: ['agent_id', 'agentId'],
   eventTypes: Object.values(ServiceEventType),
-  keys: (e) => [{ agent_id: data(e).agentId }],
-  evolve(row, e): Row | undefined {
-    const d = data(e);
-    switch (e.type) {
-      case ServiceEventType.ServiceRegistered:
-        return {
-          tenant_id: d.tenantId ?? tenantOf(e),
-          name: d.name,
-          capabilities: d.capabilities ?? [],
-          status: d.status ?? 'HEALTHY',
-          registered_at: at(e),
-          deregistered_at: null,
-        };
-      case ServiceEventType.ServiceStatusChanged:
-        return row && { ...row, status: d.status };
-      case ServiceEventType.ServiceDeregistered:
-        return row && { ...row, status: 'OFFLINE', deregistered_at: at(e) };
-    }
-    return undefined;
+  created: [
+    ServiceEventType.ServiceRegistered,
+    (d, e) => ({
+      tenant_id: d.tenantId ?? tenantOf(e),
+      name: d.name,
+      capabilities: d.capabilities ?? [],
+      status: d.status ?? 'HEALTHY',
+      registered_at: at(e),
+      deregistered_at: null,
+    }),
+  ],
+  updates: {
+    [ServiceEventType.ServiceStatusChanged]: (d) => ({ status: d.status }),
+    [ServiceEventType.ServiceDeregistered]: (_d, e) => ({ status: 'OFFLINE', deregistered_at: at(e) }),
   },
 });
 

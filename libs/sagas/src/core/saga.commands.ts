@@ -1,21 +1,9 @@
-import { SagaPlan, SagaType } from './saga.types';
+import { SagaIdentity } from './saga.types';
 
 /** A point in time: a Date or an ISO-8601 string. Deciders never read the clock themselves. */
 export type Instant = Date | string;
 
-export type StartSaga = {
-  type: 'StartSaga';
-  data: {
-    sagaId: string;
-    tenantId: string;
-    sagaType: SagaType;
-    input: unknown;
-    plan: SagaPlan;
-    idempotencyKey?: string;
-    correlationId?: string;
-    at: Instant;
-  };
-};
+export type StartSaga = { type: 'StartSaga'; data: SagaIdentity & { at: Instant } };
 export type StartStep = { type: 'StartStep'; data: { step: string; at: Instant } };
 export type SucceedStep = { type: 'SucceedStep'; data: { step: string; attempt: number; output?: unknown; at: Instant } };
 /**

@@ -1,20 +1,7 @@
-import { SagaPlan, SagaType } from './saga.types';
+import { SagaIdentity } from './saga.types';
 
 /** Saga events. Type strings are stable (stored); every time is an ISO-8601 string. */
-export type SagaStarted = {
-  type: 'SagaStarted';
-  data: {
-    sagaId: string;
-    tenantId: string;
-    sagaType: SagaType;
-    input: unknown;
-    plan: SagaPlan;
-    idempotencyKey?: string;
-    /** Correlation id of the request that started the saga: carried by every event it causes. */
-    correlationId?: string;
-    at: string;
-  };
-};
+export type SagaStarted = { type: 'SagaStarted'; data: SagaIdentity & { at: string } };
 export type StepStarted = { type: 'StepStarted'; data: { step: string; attempt: number; at: string; timeoutAt: string } };
 export type StepSucceeded = { type: 'StepSucceeded'; data: { step: string; attempt: number; output?: unknown; at: string } };
 export type StepFailed = {

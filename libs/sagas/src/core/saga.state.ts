@@ -1,4 +1,5 @@
-import { SagaPlan, SagaStatus, SagaType, StepPlan, StepStatus } from './saga.types';
+import { SagaError } from './saga.errors';
+import { SagaIdentity, SagaStatus, StepPlan, StepStatus } from './saga.types';
 
 /**
  * The statuses after which nothing is due: the executor leaves the saga, live streams end.
@@ -47,16 +48,9 @@ export interface CompensationEntry {
   at: string;
 }
 
-export interface SagaState {
+export interface SagaState extends SagaIdentity {
   /** `NOT_STARTED` only before SagaStarted. */
   status: SagaStatus | 'NOT_STARTED';
-  sagaId: string;
-  tenantId: string;
-  sagaType: SagaType;
-  input: unknown;
-  plan: SagaPlan;
-  idempotencyKey?: string;
-  correlationId?: string;
   steps: Record<string, SagaStepState>;
   /** Step names in the order their StepSucceeded happened; compensation walks it backwards. */
   completionOrder: string[];
@@ -88,6 +82,13 @@ export function initialSagaState(): SagaState {
 
 export function stepPlanOf(state: SagaState, step: string): StepPlan | undefined {
   return state.plan.steps.find((s) => s.name === step);
+}
+
+/** The plan of `step`; refuses a step the saga does not have. */
+export function requireStep(state: SagaState, step: string): StepPlan {
+  const plan = stepPlanOf(state, step);
+  if (!plan) throw new SagaError('UNKNOWN_STEP', `saga has no step ${step}`, { step });
+  return plan;
 }
 
 export function runningSteps(state: SagaState): string[] {

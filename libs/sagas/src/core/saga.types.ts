@@ -63,10 +63,57 @@ export interface StepPlan {
   compensation?: CompensationPlan;
 }
 
+/**
+ * A step with the default policies unless told otherwise. `compensable` gives it a compensation
+ * with the step's own timeout and the default compensation retry.
+ */
+export function stepPlan(
+  name: string,
+  options: { dependsOn: string[]; priority: number; retry?: Partial<RetryPolicy>; timeoutMs?: number; compensable: boolean },
+): StepPlan {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+  return {
+    name,
+    dependsOn: options.dependsOn,
+    priority: options.priority,
+    retry: { ...DEFAULT_STEP_RETRY, ...options.retry },
+    timeoutMs,
+    ...(options.compensable ? { compensation: { retry: { ...DEFAULT_COMPENSATION_RETRY }, timeoutMs } } : {}),
+  };
+}
+
 export interface SagaPlan {
   sagaType: SagaType;
   maxParallel: number;
   steps: StepPlan[];
+}
+
+/**
+ * What a saga is started with: StartSaga carries it, SagaStarted records it, the state keeps it.
+ * Typed once so the three cannot drift apart.
+ */
+export interface SagaIdentity {
+  sagaId: string;
+  tenantId: string;
+  sagaType: SagaType;
+  input: unknown;
+  plan: SagaPlan;
+  idempotencyKey?: string;
+  /** Correlation id of the request that started the saga: carried by every event it causes. */
+  correlationId?: string;
+}
+
+/** The identity fields of `d` alone, leaving out the optional ones it lacks. */
+export function sagaIdentityOf(d: SagaIdentity): SagaIdentity {
+  return {
+    sagaId: d.sagaId,
+    tenantId: d.tenantId,
+    sagaType: d.sagaType,
+    input: d.input,
+    plan: d.plan,
+    ...(d.idempotencyKey !== undefined ? { idempotencyKey: d.idempotencyKey } : {}),
+    ...(d.correlationId !== undefined ? { correlationId: d.correlationId } : {}),
+  };
 }
 
 /** The stream a saga's events live in. */

@@ -1,11 +1,4 @@
-import {
-  DEFAULT_COMPENSATION_RETRY,
-  DEFAULT_STEP_RETRY,
-  DEFAULT_STEP_TIMEOUT_MS,
-  STEP_PRIORITY,
-  SagaPlan,
-  StepPlan,
-} from '../core/saga.types';
+import { STEP_PRIORITY, SagaPlan, stepPlan } from '../core/saga.types';
 
 export interface AgentProvisioningInput {
   agent: {
@@ -37,13 +30,12 @@ const PIVOT: AgentProvisioningStep = 'activate-agent';
  * `initialTask` the executor completes it at once, so every saga has the same shape.
  */
 export function agentProvisioningPlan(_input: AgentProvisioningInput): SagaPlan {
-  const steps: StepPlan[] = AGENT_PROVISIONING_STEPS.map((name, i) => ({
-    name,
-    dependsOn: i === 0 ? [] : [AGENT_PROVISIONING_STEPS[i - 1]],
-    priority: STEP_PRIORITY.NORMAL,
-    retry: { ...DEFAULT_STEP_RETRY },
-    timeoutMs: DEFAULT_STEP_TIMEOUT_MS,
-    ...(name === PIVOT ? {} : { compensation: { retry: { ...DEFAULT_COMPENSATION_RETRY }, timeoutMs: DEFAULT_STEP_TIMEOUT_MS } }),
-  }));
+  const steps = AGENT_PROVISIONING_STEPS.map((name, i) =>
+    stepPlan(name, {
+      dependsOn: i === 0 ? [] : [AGENT_PROVISIONING_STEPS[i - 1]],
+      priority: STEP_PRIORITY.NORMAL,
+      compensable: name !== PIVOT,
+    }),
+  );
   return { sagaType: 'agent-provisioning', maxParallel: 1, steps };
 }
