@@ -58,6 +58,9 @@ const OPTIONAL: RouteSpec[] = [{ route: 'GET /metrics', produces: 'text/plain' }
 
 type Schema = { $ref?: string; type?: string; properties?: Record<string, unknown>; items?: Schema; allOf?: Schema[]; oneOf?: Schema[]; anyOf?: Schema[] };
 type Operation = {
+  operationId?: string;
+  summary?: string;
+  description?: string;
   parameters?: { name: string; in: string; $ref?: string }[];
   requestBody?: { content?: Record<string, { schema?: Schema }> };
   responses?: Record<string, { content?: Record<string, { schema?: Schema }> }>;
@@ -66,7 +69,10 @@ type Operation = {
 type OpenApi = {
   openapi: string;
   paths: Record<string, Record<string, Operation>>;
-  components?: { schemas?: Record<string, Schema>; securitySchemes?: Record<string, { type: string; scheme?: string }> };
+  components?: { schemas?: Record<string, Schema>; securitySchemes?: Record<string, { type: string; scheme?: string; bearerFormat?: string }> };
+  servers?: { url: string }[];
+  info: { license?: { name: string } };
+  tags?: { name: string; description?: string }[];
   security?: Record<string, string[]>[];
 };
 
@@ -165,6 +171,62 @@ describe('OpenAPI document', () => {
         .map((m) => `${m.toUpperCase()} ${path}`),
     );
     expect(documented.filter((r) => !known.has(r))).toEqual([]);
+  });
+
+  const operations = (): [string, Operation][] =>
+    Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops)
+        .filter(([m]) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
+        .map(([m, op]): [string, Operation] => [`${m.toUpperCase()} ${path}`, op]),
+    );
+
+  it('gives every operation a summary, a description and a unique camelCase operationId', () => {
+    const ops = operations();
+    expect(ops.filter(([, op]) => !op.summary || !op.description).map(([r]) => r)).toEqual([]);
+    expect(ops.filter(([, op]) => !/^[a-z][a-zA-Z]+$/.test(op.operationId ?? '')).map(([r, op]) => `${r}: ${op.operationId}`)).toEqual([]);
+    const ids = ops.map(([, op]) => op.operationId);
+    expect(ids.filter((id, i) => ids.indexOf(id) !== i)).toEqual([]);
+    expect(operation('GET /v1/sagas/{sagaId}')?.operationId).toBe('getSaga');
+    expect(operation('GET /v1/sagas')?.operationId).toBe('listSagas');
+    expect(operation('POST /v1/sagas/agent-provisioning')?.operationId).toBe('startAgentProvisioning');
+  });
+
+  it('answers every error with the problem+json schema, and documents the errors every route shares', () => {
+    const problem = resolve({ $ref: '#/components/schemas/Problem' });
+    expect(Object.keys(problem?.properties ?? {}).sort()).toEqual(['detail', 'errors', 'status', 'title', 'type']);
+    const out: string[] = [];
+    for (const [route, op] of operations()) {
+      const responses = op.responses ?? {};
+      for (const [code, r] of Object.entries(responses)) {
+        if (/^[45]/.test(code) && r.content?.['application/problem+json']?.schema?.$ref !== '#/components/schemas/Problem') out.push(`${route}: ${code} without the Problem schema`);
+      }
+      const [method, path] = route.split(' ');
+      const expected = [...(path.startsWith('/v1/') ? ['401', '503'] : []), ...(op.requestBody ? ['400', '413', '415'] : []), ...(method === 'POST' ? ['413', '415'] : [])];
+      for (const code of expected) if (!responses[code]) out.push(`${route}: no ${code}`);
+    }
+    expect(out).toEqual([]);
+    // Role-restricted, conflicting and refusing routes, as API.md says.
+    expect(Object.keys(operation('GET /v1/events')?.responses ?? {})).toContain('403');
+    expect(Object.keys(operation('POST /v1/tenants')?.responses ?? {})).toEqual(expect.arrayContaining(['403', '409']));
+    expect(Object.keys(operation('POST /v1/sagas/{sagaId}/retry')?.responses ?? {})).toEqual(expect.arrayContaining(['403', '404', '422']));
+    expect(Object.keys(operation('POST /v1/streams/{streamId}/events')?.responses ?? {})).toEqual(expect.arrayContaining(['403', '404', '409']));
+  });
+
+  it('declares public routes public, opaque bearer keys, servers, a license and described tags', () => {
+    for (const route of ['GET /health', 'GET /ready']) expect(operation(route)?.security).toEqual([]);
+    for (const scheme of Object.values(doc.components?.securitySchemes ?? {})) expect(scheme.bearerFormat).toBeUndefined();
+    expect(doc.servers?.length).toBeGreaterThan(0);
+    expect(doc.info.license?.name).toBeTruthy();
+    expect(doc.tags?.length).toBeGreaterThan(0);
+    expect(doc.tags?.filter((t) => !t.description)).toEqual([]);
+    const used = new Set(operations().flatMap(([, op]) => (op as { tags?: string[] }).tags ?? []));
+    expect([...used].filter((t) => !doc.tags?.some((d) => d.name === t))).toEqual([]);
+  });
+
+  it('types a nullable saga id as a nullable uuid string', () => {
+    for (const name of ['AgentDto', 'TaskDto']) {
+      expect(doc.components?.schemas?.[name]?.properties?.sagaId).toEqual(expect.objectContaining({ type: 'string', format: 'uuid', nullable: true }));
+    }
   });
 
   it('serves the Swagger UI at /docs', async () => {

@@ -1,12 +1,13 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { PlatformConfig } from '@app/platform';
 import { AppModule } from '../app.module';
 import { JsonDepthInterceptor } from '../http/json-depth.interceptor';
 import { createValidationPipe } from '../http/validation';
+import { createOpenApiDocument } from './openapi';
 
 /** Builds the HTTP application (used by main.ts and by the end-to-end tests). */
 export async function createApp(config: PlatformConfig, options: { logger?: boolean } = {}): Promise<INestApplication> {
@@ -23,15 +24,7 @@ export async function createApp(config: PlatformConfig, options: { logger?: bool
   app.set('trust proxy', false);
   app.disable('x-powered-by');
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Saga Platform')
-      .setDescription('Event-sourced sagas on PostgreSQL: start sagas, replay streams, query projections, operate compensations.')
-      .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' })
-      .build(),
-  );
+  const document = createOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
   return app;
 }

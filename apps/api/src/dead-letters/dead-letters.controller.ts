@@ -1,20 +1,11 @@
 import { Controller, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiForbiddenResponse,
-  ApiNotFoundResponse,
-  ApiOperation,
-  ApiServiceUnavailableResponse,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DeadLetter, DeadLetterPage, isMessagingError, MESSAGE_BUS, MessageBus } from '@app/messaging';
 import { MinRole } from '../auth/auth.types';
 import { TenantScope } from '../auth/principal.decorator';
 import { ListRoute } from '../http/list-route.decorator';
 import { badRequest, notFound, problem, ProblemException } from '../http/problem';
+import { ApiProblems } from '../http/problem.docs';
 import { DEAD_LETTER_ID_PATTERN, DeadLetterDto, DeadLetterPageDto, ListDeadLettersQueryDto, ReplayAcceptedDto } from './dead-letters.dto';
 
 // A tenant-scoped listing filters what the bus returns: it reads the bus in pages this large, and
@@ -45,17 +36,14 @@ const toDto = (d: DeadLetter): DeadLetterDto => ({
  */
 @ApiTags('dead letters')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({ description: 'no or unknown api key' })
-@ApiForbiddenResponse({ description: 'role too low' })
-@ApiServiceUnavailableResponse({ description: 'the message broker is unreachable' })
+@ApiProblems(403, [503, 'the database or the message broker is unreachable'])
 @MinRole('operator')
 @Controller('v1/dead-letters')
 export class DeadLettersController {
   constructor(@Inject(MESSAGE_BUS) private readonly bus: MessageBus) {}
 
-  @ListRoute('Dead letters, oldest first', DeadLetterPageDto)
-  @ApiBadRequestResponse({ description: 'a query parameter fails validation' })
-  async list(@Query() q: ListDeadLettersQueryDto, @TenantScope() tenantId?: string): Promise<DeadLetterPageDto> {
+  @ListRoute('List dead letters', DeadLetterPageDto, 'Dead letters of the tenant (admin: all, including messages of no tenant), oldest first, optionally of one topic.')
+  async listDeadLetters(@Query() q: ListDeadLettersQueryDto, @TenantScope() tenantId?: string): Promise<DeadLetterPageDto> {
     const limit = q.limit;
     if (tenantId === undefined) {
       const page = await this.call(() => this.bus.listDeadLetters({ topic: q.topic, limit, cursor: q.cursor }));
@@ -78,10 +66,10 @@ export class DeadLettersController {
 
   @Post(':id/replay')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Deliver a dead letter to its topic again (and remove it from the dead letters)' })
+  @ApiOperation({ summary: 'Replay a dead letter', description: 'Delivers a dead letter to its topic again and removes it from the dead letters.' })
   @ApiAcceptedResponse({ type: ReplayAcceptedDto })
-  @ApiNotFoundResponse({ description: 'no such dead letter (or another tenant’s)' })
-  async replay(@Param('id') id: string, @TenantScope() tenantId?: string): Promise<ReplayAcceptedDto> {
+  @ApiProblems([404, 'no such dead letter (or another tenant’s)'])
+  async replayDeadLetter(@Param('id') id: string, @TenantScope() tenantId?: string): Promise<ReplayAcceptedDto> {
     if (!DEAD_LETTER_ID_PATTERN.test(id)) throw notFound(`dead letter ${id} not found`);
     const dead = await this.find(id);
     if (!dead || (tenantId !== undefined && tenantOf(dead) !== tenantId)) throw notFound(`dead letter ${id} not found`);

@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches } from 'class-validator';
 import { PageDto } from '../http/page.dto';
 import { PageQueryDto } from '../http/page-query.dto';
+import { AnyJsonProperty } from '../http/any-json.docs';
 
 /** Dead-letter ids of both bus adapters: a counter (in-memory) or a Redis stream entry id. */
 export const DEAD_LETTER_ID_PATTERN = /^\d{1,20}(-\d{1,20})?$/;
@@ -18,7 +19,7 @@ export class ListDeadLettersQueryDto extends PageQueryDto(100, DEAD_LETTER_ID_PA
 export class DeadLetterMessageDto {
   @ApiProperty({ description: "the publisher's message id" }) id: string;
   @ApiPropertyOptional({ description: 'ordering key' }) key?: string;
-  @ApiProperty({ description: 'the message body (any JSON)' }) payload: unknown;
+  @AnyJsonProperty('the message body (any JSON)') payload: unknown;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) headers: Record<string, string>;
 }
 

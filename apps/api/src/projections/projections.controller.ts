@@ -1,20 +1,12 @@
 import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
-  ApiBearerAuth,
-  ApiForbiddenResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Pool } from 'pg';
 import { EVENT_STORE, EventStore } from '@app/event-store';
 import { PG_POOL } from '@app/platform';
 import { ensureCheckpoint, listProjectionStatus, platformProjections, ProjectionStatusView, requestRebuild } from '@app/projections';
 import { MinRole } from '../auth/auth.types';
 import { notFound } from '../http/problem';
+import { ApiProblems } from '../http/problem.docs';
 import { ProjectionStatusDto } from './projections.dto';
 
 const toDto = (v: ProjectionStatusView): ProjectionStatusDto => ({
@@ -28,8 +20,7 @@ const toDto = (v: ProjectionStatusView): ProjectionStatusDto => ({
 /** Status of the read models and their rebuilds (the worker runs them; this only reads and asks). */
 @ApiTags('projections')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({ description: 'no or unknown api key' })
-@ApiForbiddenResponse({ description: 'role too low' })
+@ApiProblems(403)
 @MinRole('operator')
 @Controller('v1/projections')
 export class ProjectionsController {
@@ -44,9 +35,9 @@ export class ProjectionsController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'Every read model with its position, lag and status' })
+  @ApiOperation({ summary: 'List projections', description: 'Every asynchronous read model with its position, lag and status (CATCHING_UP, LIVE, REBUILDING, FAILED).' })
   @ApiOkResponse({ type: [ProjectionStatusDto] })
-  async list(): Promise<ProjectionStatusDto[]> {
+  async listProjections(): Promise<ProjectionStatusDto[]> {
     const known = new Map((await listProjectionStatus(this.store, this.names)).map((v) => [v.name, v]));
     const missing = this.names.filter((n) => !known.has(n));
     // No worker has started a projection yet: it has applied nothing, everything is lag.
@@ -57,10 +48,10 @@ export class ProjectionsController {
   @Post(':name/rebuild')
   @MinRole('admin')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Rebuild a read model from zero while the API keeps answering; progress shows in GET /v1/projections' })
+  @ApiOperation({ summary: 'Rebuild a projection', description: 'Rebuilds a read model from zero while the API keeps answering; progress shows in GET /v1/projections. Admin only.' })
   @ApiAcceptedResponse({ type: ProjectionStatusDto })
-  @ApiNotFoundResponse({ description: 'no projection of that name' })
-  async rebuild(@Param('name') name: string): Promise<ProjectionStatusDto> {
+  @ApiProblems([403, 'role below admin'], [404, 'no projection of that name'])
+  async rebuildProjection(@Param('name') name: string): Promise<ProjectionStatusDto> {
     if (!this.names.includes(name)) throw notFound(`projection ${name} not found`);
     await ensureCheckpoint(this.pool, name);
     await requestRebuild(this.pool, name);

@@ -12,13 +12,13 @@ import { getAgent, listAgents } from './read-models.queries';
 export class AgentsController {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  @ListRoute('Agents of the tenant (admin: every tenant), newest first', AgentPageDto)
-  list(@Query() q: ListAgentsQueryDto, @TenantScope() tenantId?: string): Promise<AgentPageDto> {
+  @ListRoute('List agents', AgentPageDto, 'Agents of the tenant (admin: every tenant), newest first, optionally by status or capability; keyset-paged.')
+  listAgents(@Query() q: ListAgentsQueryDto, @TenantScope() tenantId?: string): Promise<AgentPageDto> {
     return listAgents(this.pool, { ...q, tenantId });
   }
 
-  @ItemRoute('agentId', 'One agent', AgentDto, 'unknown agent, or another tenant’s')
-  get(@UuidParam('agentId') agentId: string, @TenantScope() tenantId?: string): Promise<AgentDto> {
+  @ItemRoute('agentId', 'Get an agent', AgentDto, 'unknown agent, or another tenant’s', 'One agent from the read model: status, capabilities, permissions, resources and the saga that provisioned it.')
+  getAgent(@UuidParam('agentId') agentId: string, @TenantScope() tenantId?: string): Promise<AgentDto> {
     return getAgent(this.pool, agentId, tenantId);
   }
 }

@@ -3,6 +3,7 @@ import { IsIn, IsOptional, IsString, IsUUID, Matches } from 'class-validator';
 import { SERVICE_STATUSES } from '@app/domain';
 import { PageDto } from '../http/page.dto';
 import { PageQueryDto } from '../http/page-query.dto';
+import { AnyJsonProperty } from '../http/any-json.docs';
 
 export const AGENT_STATUSES = ['PROVISIONING', 'ACTIVE', 'DECOMMISSIONED'] as const;
 export const TASK_STATUSES = ['SCHEDULED', 'RUNNING', 'COMPLETED', 'FAILED', 'COMPENSATED', 'CANCELLED'] as const;
@@ -58,7 +59,7 @@ export class AgentDto {
   @ApiProperty({ type: [String] }) capabilities: string[];
   @ApiProperty({ type: [String] }) permissions: string[];
   @ApiProperty({ type: ResourcesDto }) resources: ResourcesDto;
-  @ApiProperty({ format: 'uuid', nullable: true, description: 'the saga that provisioned it' }) sagaId: string | null;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'the saga that provisioned it' }) sagaId: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiProperty({ format: 'date-time' }) updatedAt: string;
 }
@@ -68,12 +69,12 @@ export class AgentPageDto extends PageDto(AgentDto) {}
 export class TaskDto {
   @ApiProperty({ format: 'uuid' }) taskId: string;
   @ApiProperty() tenantId: string;
-  @ApiProperty({ format: 'uuid', nullable: true }) sagaId: string | null;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true }) sagaId: string | null;
   @ApiProperty() name: string;
   @ApiProperty() handler: string;
   @ApiProperty({ enum: TASK_STATUSES }) status: string;
   @ApiProperty({ type: 'object', additionalProperties: true, nullable: true }) config: unknown;
-  @ApiProperty({ nullable: true, description: 'the handler’s output (any JSON)' }) output: unknown;
+  @AnyJsonProperty('the handler’s output (any JSON)', { nullable: true }) output: unknown;
   @ApiProperty({ type: String, nullable: true }) error: string | null;
   @ApiProperty() attempts: number;
   @ApiProperty({ format: 'date-time' }) createdAt: string;

@@ -12,9 +12,9 @@ export class SagaStatsController {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
   @Get('sagas')
-  @ApiOperation({ summary: 'Saga counts by type and status, p50 / p95 durations of finished sagas by type' })
+  @ApiOperation({ summary: 'Get saga statistics', description: 'Saga counts by type and status, and p50 / p95 durations of finished sagas by type, from the read model.' })
   @ApiOkResponse({ type: SagaStatsDto })
-  stats(@TenantScope() tenantId?: string): Promise<SagaStatsDto> {
+  getSagaStats(@TenantScope() tenantId?: string): Promise<SagaStatsDto> {
     return querySagaStats(this.pool, tenantId);
   }
 }

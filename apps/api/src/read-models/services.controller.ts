@@ -11,8 +11,8 @@ import { listServices } from './read-models.queries';
 export class ServicesController {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  @ListRoute('The service registry of the tenant (admin: every tenant), by name', ServicePageDto)
-  list(@Query() q: ListServicesQueryDto, @TenantScope() tenantId?: string): Promise<ServicePageDto> {
+  @ListRoute('List services', ServicePageDto, 'The service registry of the tenant (admin: every tenant), by name, optionally by capability or status; keyset-paged.')
+  listServices(@Query() q: ListServicesQueryDto, @TenantScope() tenantId?: string): Promise<ServicePageDto> {
     return listServices(this.pool, { ...q, tenantId });
   }
 }

@@ -12,13 +12,13 @@ import { getTask, listTasks } from './read-models.queries';
 export class TasksController {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  @ListRoute('Tasks of the tenant (admin: every tenant), newest first', TaskPageDto)
-  list(@Query() q: ListTasksQueryDto, @TenantScope() tenantId?: string): Promise<TaskPageDto> {
+  @ListRoute('List tasks', TaskPageDto, 'Tasks of the tenant (admin: every tenant), newest first, optionally of one saga or status; keyset-paged.')
+  listTasks(@Query() q: ListTasksQueryDto, @TenantScope() tenantId?: string): Promise<TaskPageDto> {
     return listTasks(this.pool, { ...q, tenantId });
   }
 
-  @ItemRoute('taskId', 'One task', TaskDto, 'unknown task, or another tenant’s')
-  get(@UuidParam('taskId') taskId: string, @TenantScope() tenantId?: string): Promise<TaskDto> {
+  @ItemRoute('taskId', 'Get a task', TaskDto, 'unknown task, or another tenant’s', 'One task from the read model: status, config, output or error, attempts.')
+  getTask(@UuidParam('taskId') taskId: string, @TenantScope() tenantId?: string): Promise<TaskDto> {
     return getTask(this.pool, taskId, tenantId);
   }
 }

@@ -1,11 +1,12 @@
 import { BeforeApplicationShutdown, Controller, Get, Headers, Inject, Optional, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Response } from 'express';
 import { EVENT_STORE, EventStore, RecordedEvent } from '@app/event-store';
 import { LiveUpdates } from '@app/platform';
 import { isTerminalSagaStatus, sagaStreamId, TERMINAL_SAGA_EVENTS } from '@app/sagas';
 import { TenantScope } from '../auth/principal.decorator';
 import { UuidParam } from '../http/params';
+import { ApiProblems } from '../http/problem.docs';
 import { SagasService, toEventDto } from './sagas.service';
 
 const PAGE = 1000;
@@ -46,6 +47,10 @@ export class SagaLiveController implements BeforeApplicationShutdown {
   }
 
   @Get(':sagaId/live')
+  @ApiOperation({
+    summary: 'Follow a saga live',
+    description: 'Server-Sent Events, one per saga event, the history first; resumes after Last-Event-ID and ends after the terminal event.',
+  })
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'resume after this saga version (sent as the `id:` of each event)' })
   @ApiOkResponse({
@@ -57,8 +62,8 @@ export class SagaLiveController implements BeforeApplicationShutdown {
     description:
       'Last-Event-ID is at or past the terminal event (COMPLETED, COMPENSATED, or COMPENSATION_FAILED that no operator has retried or skipped since): nothing more will come, and EventSource clients stop reconnecting',
   })
-  @ApiNotFoundResponse({ description: "unknown saga, or another tenant's" })
-  async stream(
+  @ApiProblems([400, 'sagaId is not a UUID'], [404, "unknown saga, or another tenant's"])
+  async followSaga(
     @UuidParam('sagaId') sagaId: string,
     @TenantScope() scope: string | undefined,
     @Headers('last-event-id') lastEventId: string | undefined,

@@ -1,17 +1,10 @@
 import { applyDecorators, Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiTags,
-  ApiUnprocessableEntityResponse,
-} from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { SagaExecutor } from '@app/sagas';
 import { MinRole, Principal } from '../auth/auth.types';
 import { actorOf, Caller, TenantScope } from '../auth/principal.decorator';
 import { UuidParam } from '../http/params';
+import { ApiProblems } from '../http/problem.docs';
 import { CancelSagaDto, RetryCompensationDto, SkipCompensationDto } from './saga-operations.dto';
 import { ListCompensationsQueryDto } from './saga-queries.dto';
 import { SagaReadModel } from './saga-read-model';
@@ -19,13 +12,13 @@ import { CompensationLogPageDto, SagaViewDto } from './saga-views.dto';
 import { SagasService } from './sagas.service';
 
 /** `POST /v1/sagas/{sagaId}/{action}`: 202 with the saga's view, 404 for a saga the caller may not see. */
-const OperatorAction = (action: string, accepted: string, refused: string) =>
+const OperatorAction = (action: string, summary: string, accepted: string, refused: string) =>
   applyDecorators(
     Post(`sagas/:sagaId/${action}`),
     HttpCode(202),
+    ApiOperation({ summary, description: `${accepted[0].toUpperCase()}${accepted.slice(1)}; recorded with the calling key as actor. Refused (422) when ${refused}.` }),
     ApiAcceptedResponse({ type: SagaViewDto, description: accepted }),
-    ApiNotFoundResponse({ description: "unknown saga, or another tenant's" }),
-    ApiUnprocessableEntityResponse({ description: refused }),
+    ApiProblems([404, "unknown saga, or another tenant's"], [422, refused]),
   );
 
 /**
@@ -34,6 +27,7 @@ const OperatorAction = (action: string, accepted: string, refused: string) =>
  */
 @ApiTags('sagas')
 @ApiBearerAuth()
+@ApiProblems(403)
 @MinRole('operator')
 @Controller('v1')
 export class SagaOperationsController {
@@ -44,28 +38,30 @@ export class SagaOperationsController {
   ) {}
 
   @Get('compensations')
+  @ApiOperation({ summary: 'List compensations', description: "Compensation log entries across the tenant's sagas, newest first, optionally by status; keyset-paged." })
   @ApiOkResponse({ type: CompensationLogPageDto, description: "compensation log entries across the tenant's sagas, newest first" })
-  @ApiBadRequestResponse({ description: 'invalid query or cursor' })
-  compensations(@Query() query: ListCompensationsQueryDto, @TenantScope() scope: string | undefined): Promise<CompensationLogPageDto> {
+  @ApiProblems([400, 'invalid query or cursor'])
+  listCompensations(@Query() query: ListCompensationsQueryDto, @TenantScope() scope: string | undefined): Promise<CompensationLogPageDto> {
     return this.readModel.listCompensations({ ...query, tenantId: scope });
   }
 
-  @OperatorAction('retry', 'the stuck compensation is attempted again', 'the saga is not COMPENSATION_FAILED')
-  retry(@UuidParam('sagaId') sagaId: string, @Body() body: RetryCompensationDto, @TenantScope() scope: string | undefined, @Caller() caller: Principal): Promise<SagaViewDto> {
+  @OperatorAction('retry', 'Retry a stuck compensation', 'the stuck compensation is attempted again', 'the saga is not COMPENSATION_FAILED')
+  retrySagaCompensation(@UuidParam('sagaId') sagaId: string, @Body() body: RetryCompensationDto, @TenantScope() scope: string | undefined, @Caller() caller: Principal): Promise<SagaViewDto> {
     return this.operate(sagaId, scope, (tenantId) => this.executor.retryCompensation(sagaId, tenantId, actorOf(caller), body.reason));
   }
 
   @OperatorAction(
     'skip',
+    'Skip a stuck compensation',
     'the stuck compensation is marked SKIPPED and compensation goes on',
     'the saga is not COMPENSATION_FAILED, or the step is not the stuck one',
   )
-  skip(@UuidParam('sagaId') sagaId: string, @Body() body: SkipCompensationDto, @TenantScope() scope: string | undefined, @Caller() caller: Principal): Promise<SagaViewDto> {
+  skipSagaCompensation(@UuidParam('sagaId') sagaId: string, @Body() body: SkipCompensationDto, @TenantScope() scope: string | undefined, @Caller() caller: Principal): Promise<SagaViewDto> {
     return this.operate(sagaId, scope, (tenantId) => this.executor.skipCompensation(sagaId, tenantId, body.step, actorOf(caller), body.reason));
   }
 
-  @OperatorAction('cancel', 'the saga stops starting steps and compensates what it completed', 'the saga is not RUNNING')
-  cancel(@UuidParam('sagaId') sagaId: string, @Body() body: CancelSagaDto, @TenantScope() scope: string | undefined, @Caller() caller: Principal): Promise<SagaViewDto> {
+  @OperatorAction('cancel', 'Cancel a saga', 'the saga stops starting steps and compensates what it completed', 'the saga is not RUNNING')
+  cancelSaga(@UuidParam('sagaId') sagaId: string, @Body() body: CancelSagaDto, @TenantScope() scope: string | undefined, @Caller() caller: Principal): Promise<SagaViewDto> {
     return this.operate(sagaId, scope, (tenantId) => this.executor.cancel(sagaId, tenantId, actorOf(caller), body.reason));
   }
 

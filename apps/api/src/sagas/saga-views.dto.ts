@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { SAGA_TYPES, SagaStatus, SagaType, StepStatus } from '@app/sagas';
 import { PageDocs, PageDto } from '../http/page.dto';
 import { EventMetadataDto } from '../streams/streams.dto';
+import { AnyJsonProperty } from '../http/any-json.docs';
 
 export const SAGA_STATUSES: SagaStatus[] = ['RUNNING', 'COMPLETED', 'COMPENSATING', 'COMPENSATED', 'COMPENSATION_FAILED'];
 export const STEP_STATUSES: StepStatus[] = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'COMPENSATING', 'COMPENSATED', 'COMPENSATION_FAILED', 'SKIPPED'];
@@ -24,7 +25,7 @@ export class SagaStepDto {
   @ApiProperty() attempts: number;
   @ApiPropertyOptional({ format: 'date-time' }) startedAt?: string;
   @ApiPropertyOptional({ format: 'date-time' }) finishedAt?: string;
-  @ApiPropertyOptional({ description: 'any JSON' }) output?: unknown;
+  @AnyJsonProperty('any JSON', { required: false }) output?: unknown;
   @ApiPropertyOptional() error?: string;
 }
 

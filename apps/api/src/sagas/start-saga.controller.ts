@@ -1,17 +1,11 @@
 import { applyDecorators, Body, Controller, createParamDecorator, ExecutionContext, HttpCode, Post, Res } from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiConflictResponse,
-  ApiHeader,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Response } from 'express';
 import { SagaExecutor, SagaType } from '@app/sagas';
 import { AuthedRequest } from '../auth/api-key.guard';
 import { actingTenantOf, actorOf, correlationIdOf } from '../auth/principal.decorator';
 import { badRequest } from '../http/problem';
+import { ApiProblems } from '../http/problem.docs';
 import { SagaAcceptedDto } from './saga-views.dto';
 import { StartAgentProvisioningDto } from './start-agent-provisioning.dto';
 import { StartTaskWorkflowDto } from './start-task-workflow.dto';
@@ -44,14 +38,14 @@ const StartRequest = createParamDecorator((_: unknown, ctx: ExecutionContext): S
 });
 
 /** A start route: 202 with the saga's location; `badRequest` says what that route refuses with 400. */
-const StartRoute = (path: SagaType, badRequest: string) =>
+const StartRoute = (path: SagaType, summary: string, description: string, badRequest: string) =>
   applyDecorators(
     Post(path),
     HttpCode(202),
+    ApiOperation({ summary, description }),
     ApiHeader(IDEMPOTENCY_HEADER),
     ApiAcceptedResponse(ACCEPTED),
-    ApiBadRequestResponse({ description: badRequest }),
-    ApiConflictResponse({ description: 'Idempotency-Key reused with a different body' }),
+    ApiProblems([400, badRequest], [409, 'Idempotency-Key reused with a different body']),
   );
 
 /** Starting sagas: validate, hand to the executor (which records SagaStarted), answer 202. */
@@ -61,12 +55,22 @@ const StartRoute = (path: SagaType, badRequest: string) =>
 export class StartSagaController {
   constructor(private readonly executor: SagaExecutor) {}
 
-  @StartRoute('agent-provisioning', 'invalid body, unknown initial task handler or bad Idempotency-Key')
+  @StartRoute(
+    'agent-provisioning',
+    'Start agent provisioning',
+    'Starts an agent-provisioning saga: quota reserved, agent registered, initial tasks run, agent activated; compensated in reverse on failure.',
+    'invalid body, unknown initial task handler or bad Idempotency-Key',
+  )
   startAgentProvisioning(@Body() body: StartAgentProvisioningDto, @StartRequest() req: StartRequest, @Res({ passthrough: true }) res: Response): Promise<SagaAcceptedDto> {
     return this.start('agent-provisioning', body, req, res);
   }
 
-  @StartRoute('task-workflow', 'invalid body, cycle, unknown dependency or handler, bad template reference, duplicate ids')
+  @StartRoute(
+    'task-workflow',
+    'Start a task workflow',
+    'Starts a task-workflow saga: a DAG of tasks run as their dependencies complete, compensated in reverse on failure.',
+    'invalid body, cycle, unknown dependency or handler, bad template reference, duplicate ids',
+  )
   startTaskWorkflow(@Body() body: StartTaskWorkflowDto, @StartRequest() req: StartRequest, @Res({ passthrough: true }) res: Response): Promise<SagaAcceptedDto> {
     return this.start('task-workflow', body, req, res);
   }

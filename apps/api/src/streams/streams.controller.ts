@@ -1,20 +1,8 @@
 import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiBearerAuth,
-  ApiConflictResponse,
-  ApiCreatedResponse,
-  ApiForbiddenResponse,
-  ApiHeader,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiParam,
-  ApiTags,
-  ApiUnauthorizedResponse,
-} from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { MinRole, Principal } from '../auth/auth.types';
 import { ActingTenant, actorOf, Caller, CorrelationId, TenantScope } from '../auth/principal.decorator';
+import { ApiProblems } from '../http/problem.docs';
 import {
   AppendEventsDto,
   AppendResultDto,
@@ -32,8 +20,7 @@ const STREAM_ID_DOC = { name: 'streamId', description: '`<category>-<id>`', sche
 
 @ApiTags('event store')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({ description: 'no or unknown api key' })
-@ApiBadRequestResponse({ description: 'path, query or body fails validation (problem+json with errors)' })
+@ApiProblems([400, 'path, query or body fails validation (with errors)'])
 @Controller('v1')
 export class StreamsController {
   constructor(private readonly streams: StreamsService) {}
@@ -41,14 +28,19 @@ export class StreamsController {
   @Post('streams/:streamId/events')
   @MinRole('operator')
   @HttpCode(201)
-  @ApiOperation({ summary: 'Append events to a stream of the caller’s tenant (atomic, with an expected version)' })
+  @ApiOperation({
+    summary: 'Append events to a stream',
+    description: 'Appends events to a stream of the caller’s tenant atomically, checked against an expected version. Platform categories are refused.',
+  })
   @ApiParam(STREAM_ID_DOC)
   @ApiHeader({ name: 'X-Tenant-Id', required: false, description: 'the tenant the admin key appends for' })
   @ApiCreatedResponse({ type: AppendResultDto })
-  @ApiForbiddenResponse({ description: 'role too low, or a platform category (saga, agent, task, quota, service, tenant)' })
-  @ApiNotFoundResponse({ description: 'the stream belongs to another tenant' })
-  @ApiConflictResponse({ description: 'expected-version conflict (with expectedVersion and actualVersion), or an event id reused' })
-  append(
+  @ApiProblems(
+    [403, 'role too low, or a platform category (saga, agent, task, quota, service, tenant)'],
+    [404, 'the stream belongs to another tenant'],
+    [409, 'expected-version conflict (with expectedVersion and actualVersion), or an event id reused'],
+  )
+  appendToStream(
     @StreamIdParam() streamId: string,
     @Body() body: AppendEventsDto,
     @ActingTenant() tenantId: string,
@@ -60,12 +52,11 @@ export class StreamsController {
 
   @Get('streams/:streamId/events')
   @MinRole('operator')
-  @ApiOperation({ summary: 'Read a stream forward or backward from a version' })
+  @ApiOperation({ summary: 'Read a stream', description: 'Events of one stream, forward or backward from a version.' })
   @ApiParam(STREAM_ID_DOC)
   @ApiOkResponse({ type: StreamEventsDto })
-  @ApiForbiddenResponse({ description: 'role too low' })
-  @ApiNotFoundResponse({ description: 'the stream has no events (or is another tenant’s)' })
-  read(@StreamIdParam() streamId: string, @Query() query: ReadStreamQueryDto, @TenantScope() tenantId?: string): Promise<StreamEventsDto> {
+  @ApiProblems(403, [404, 'the stream has no events (or is another tenant’s)'])
+  readStream(@StreamIdParam() streamId: string, @Query() query: ReadStreamQueryDto, @TenantScope() tenantId?: string): Promise<StreamEventsDto> {
     return this.streams.read(streamId, {
       fromVersion: query.fromVersion,
       limit: query.limit,
@@ -75,20 +66,20 @@ export class StreamsController {
   }
 
   @Get('streams/:streamId/state')
-  @ApiOperation({ summary: 'State of a platform stream replayed from its events, optionally as of a version' })
+  @ApiOperation({ summary: 'Get the state of a stream', description: 'State of a platform stream replayed from its events (from a snapshot where one fits), optionally as of a version.' })
   @ApiParam(STREAM_ID_DOC)
   @ApiOkResponse({ type: StreamStateDto })
-  @ApiNotFoundResponse({ description: 'not a platform category, no such stream, or another tenant’s' })
-  state(@StreamIdParam() streamId: string, @Query() query: StreamStateQueryDto, @TenantScope() tenantId?: string): Promise<StreamStateDto> {
+  @ApiProblems([404, 'not a platform category, no such stream, or another tenant’s'])
+  getStreamState(@StreamIdParam() streamId: string, @Query() query: StreamStateQueryDto, @TenantScope() tenantId?: string): Promise<StreamStateDto> {
     return this.streams.state(streamId, query.atVersion, tenantId);
   }
 
   @Get('events')
   @MinRole('operator')
-  @ApiOperation({ summary: 'The global log in position order, gap-safe, scoped to the tenant (admin: all)' })
+  @ApiOperation({ summary: 'Read the global log', description: 'Events of every stream in position order, gap-safe, scoped to the tenant (admin: all), optionally of one category.' })
   @ApiOkResponse({ type: GlobalLogPageDto })
-  @ApiForbiddenResponse({ description: 'role too low' })
-  readAll(@Query() query: ReadAllQueryDto, @TenantScope() tenantId?: string): Promise<GlobalLogPageDto> {
+  @ApiProblems(403)
+  readAllEvents(@Query() query: ReadAllQueryDto, @TenantScope() tenantId?: string): Promise<GlobalLogPageDto> {
     return this.streams.readAll({ after: query.after ?? 0, limit: query.limit ?? 100, category: query.category, tenantId });
   }
 }

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Pool } from 'pg';
 import { withTransaction } from '@app/database';
 import { DomainCommandDispatcher } from '@app/sagas';
@@ -10,10 +10,12 @@ import { Caller, CorrelationId, actorOf } from '../auth/principal.decorator';
 import { Principal } from '../auth/auth.types';
 import { conflict, notFound } from '../http/problem';
 import { UuidParam, SlugParam } from '../http/params';
+import { ApiProblems } from '../http/problem.docs';
 import { ApiKeyCreatedDto, CreateApiKeyDto, CreateTenantDto, TenantDto } from './tenants.dto';
 
 @ApiTags('tenants')
 @ApiBearerAuth()
+@ApiProblems([403, 'not the admin key'])
 @MinRole('admin')
 @Controller('v1')
 export class TenantsController {
@@ -24,8 +26,10 @@ export class TenantsController {
   ) {}
 
   @Post('tenants')
+  @ApiOperation({ summary: 'Create a tenant', description: 'Creates a tenant with its quota and the permissions its agents may be given.' })
   @ApiCreatedResponse({ type: TenantDto })
-  async create(@Body() body: CreateTenantDto, @Caller() caller: Principal, @CorrelationId() correlationId: string): Promise<TenantDto> {
+  @ApiProblems([409, 'a tenant with this id exists'])
+  async createTenant(@Body() body: CreateTenantDto, @Caller() caller: Principal, @CorrelationId() correlationId: string): Promise<TenantDto> {
     const metadata = { correlationId, actor: actorOf(caller) };
     try {
       await withTransaction(this.pool, async (client) => {
@@ -55,14 +59,18 @@ export class TenantsController {
   }
 
   @Get('tenants/:id')
+  @ApiOperation({ summary: 'Get a tenant', description: 'One tenant with its quota, allowed permissions and current usage.' })
   @ApiOkResponse({ type: TenantDto })
-  get(@SlugParam('id') id: string): Promise<TenantDto> {
+  @ApiProblems([400, 'id is not a slug'], [404, 'no such tenant'])
+  getTenant(@SlugParam('id') id: string): Promise<TenantDto> {
     return this.view(id);
   }
 
   @Post('api-keys')
+  @ApiOperation({ summary: 'Create an api key', description: 'Creates a key of a tenant with a role; the key itself is shown only in this answer.' })
   @ApiCreatedResponse({ type: ApiKeyCreatedDto })
-  async createKey(@Body() body: CreateApiKeyDto): Promise<ApiKeyCreatedDto> {
+  @ApiProblems([404, 'no such tenant'])
+  async createApiKey(@Body() body: CreateApiKeyDto): Promise<ApiKeyCreatedDto> {
     const tenant = await this.commands.load('tenant', body.tenantId);
     if (tenant.version < 0) throw notFound(`tenant ${body.tenantId} not found`);
     const { id, key, tenantId, role, name } = await this.keys.create(body.tenantId, body.role, body.name);
@@ -71,8 +79,10 @@ export class TenantsController {
 
   @Delete('api-keys/:id')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Revoke an api key', description: 'The key stops working at once.' })
   @ApiNoContentResponse({ description: 'the key stops working at once' })
-  async revokeKey(@UuidParam('id') id: string): Promise<void> {
+  @ApiProblems([400, 'id is not a UUID'], [404, 'no such api key'])
+  async revokeApiKey(@UuidParam('id') id: string): Promise<void> {
     if (!(await this.keys.revoke(id))) throw notFound(`api key ${id} not found`);
   }
 
