@@ -101,6 +101,6 @@ describe('log lines: saga outcomes and shutdown', () => {
     const messages = logger.lines
       .filter((l) => l.context === 'Shutdown' || l.context === 'Worker')
       .map((l) => (typeof l.message === 'string' ? l.message : (l.message as { msg: string }).msg));
-    expect(messages).toEqual(['shutting down', 'worker stopping: finishing in-flight steps and releasing leases', 'worker stopped', expect.stringMatching(/^shut down in \d+ ms$/)]);
+    expect(messages).toEqual(['shutting down', 'worker stopping: interrupting in-flight steps and releasing leases', 'worker stopped', expect.stringMatching(/^shut down in \d+ ms$/)]);
   });
 });

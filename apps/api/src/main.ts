@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   const runtime = await prepareRuntime({ role: apiOnly ? 'api' : 'all' });
   // From here on a signal stops everything that started, the embedded database last.
   let app: Awaited<ReturnType<typeof createApp>> | undefined;
-  stopOnSignals(
+  const signals = stopOnSignals(
     async () => {
       await app?.close();
       await runtime.embedded?.stop();
@@ -22,7 +22,17 @@ async function main(): Promise<void> {
   );
   app = await createApp(runtime.config);
   const { port, host } = runtime.listen;
-  await app.listen(port, host);
+  try {
+    await app.listen(port, host);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+    console.error(`saga-platform: port ${port} on ${host} is already in use; set PORT to another one`);
+    await app.close().catch(() => undefined);
+    await runtime.embedded?.stop().catch(() => undefined);
+    process.exit(1);
+  }
+  // Stopped while starting (Ctrl-C during boot): no banner for a platform that is going away.
+  if (signals.stopping) return;
 
   const base = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
   const dataDir = runtime.embedded?.dataDir;

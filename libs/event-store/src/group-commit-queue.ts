@@ -48,10 +48,13 @@ export class GroupCommitQueue<I, R> {
     while (this.waiting.length && this.flushing < this.limits.maxInFlight) {
       const group = this.waiting.splice(0, this.limits.maxSize);
       this.flushing++;
-      void this.flush(group).finally(() => {
-        this.flushing--;
-        this.pump();
-      });
+      // A flush settles each request itself; should it throw instead, nobody waits forever.
+      void this.flush(group)
+        .catch((err: unknown) => group.forEach((p) => p.reject(err)))
+        .finally(() => {
+          this.flushing--;
+          this.pump();
+        });
     }
   }
 }

@@ -60,8 +60,8 @@ export class WorkerLifecycle implements OnApplicationBootstrap, OnApplicationShu
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all(this.subscriptions.map((s) => s.close().catch(() => undefined)));
-    // Finish in-flight effects and give the leases back, so another worker takes over at once.
-    this.logger.log('worker stopping: finishing in-flight steps and releasing leases');
+    // Interrupt in-flight effects and give the leases back, so another worker takes over at once.
+    this.logger.log('worker stopping: interrupting in-flight steps and releasing leases');
     await this.executor.stopWorker();
     await this.projections.runner.stop();
     this.logger.log('worker stopped');

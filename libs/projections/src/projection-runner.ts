@@ -49,8 +49,9 @@ export class ProjectionRunner {
     try {
       for (const w of this.workers) await ensureCheckpoint(this.pool, w.projection.name);
       await this.leaderSession();
-    } catch {
-      /* retried by the workers */
+    } catch (err) {
+      // Retried by each projection's loop, which logs its own failures from then on.
+      this.options.log?.('projection start failed; retrying', { error: (err as Error).message });
     }
     this.workers.forEach((w) => w.start());
   }

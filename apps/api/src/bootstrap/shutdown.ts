@@ -4,7 +4,7 @@
  * hard deadline; a stop that hangs, or a second signal, ends the process at once. Nest's own
  * `enableShutdownHooks` is not used, since it has no deadline.
  */
-export function stopOnSignals(stop: () => Promise<void>, options: { timeoutMs: number; name: string }): void {
+export function stopOnSignals(stop: () => Promise<void>, options: { timeoutMs: number; name: string }): { readonly stopping: boolean } {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     const code = signal === 'SIGINT' ? 130 : 143;
@@ -33,4 +33,9 @@ export function stopOnSignals(stop: () => Promise<void>, options: { timeoutMs: n
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  return {
+    get stopping() {
+      return stopping;
+    },
+  };
 }

@@ -22,12 +22,26 @@ import { READ_ALL_SQL } from './read-all';
  * PostgreSQL keeps both. During a rolling upgrade, processes of the previous version keep calling
  * the signatures they know: deploy a signature change when they are gone.
  */
+/**
+ * Signatures the previous release calls, kept as thin wrappers for ONE release so that a rolling
+ * upgrade (the migration Job runs before the old pods are gone) never fails an append:
+ * append_to_stream lost the p_notify flag that every caller set to false. Drop this in the next
+ * release (`drop function if exists append_to_stream(text, text, smallint, bigint, jsonb, boolean)`).
+ */
+const PREVIOUS_RELEASE_SQL = `
+create or replace function append_to_stream(
+  p_stream_id text, p_tenant_id text, p_expected_kind smallint, p_expected_version bigint, p_events jsonb, p_notify boolean
+) returns table (outcome text, current_version bigint, first_version bigint, last_position bigint)
+language sql volatile as $$
+  select * from append_to_stream(p_stream_id, p_tenant_id, p_expected_kind, p_expected_version, p_events)
+$$;
+`;
+
 export const EVENT_STORE_SCHEMA = [
-  // Superseded signatures: append_to_stream lost the p_notify flag that every caller set to false.
-  'drop function if exists append_to_stream(text, text, smallint, bigint, jsonb, boolean);',
   GAP_SAFETY_SQL,
   READ_ALL_SQL,
   APPEND_TO_STREAM_SQL,
   LOCK_STREAMS_SQL,
   APPEND_TO_STREAMS_SQL,
+  PREVIOUS_RELEASE_SQL,
 ].join('\n');

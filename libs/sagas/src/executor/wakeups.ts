@@ -2,6 +2,7 @@ import { Pool, PoolClient } from 'pg';
 
 /** The NOTIFY channel on which workers learn that sagas wait (a start, an operator action). */
 export const SAGA_WORK_CHANNEL = 'saga_work';
+const RELISTEN_EVERY_MS = 5000;
 
 /**
  * Wake-ups between processes over PostgreSQL LISTEN/NOTIFY: they only make workers look for due
@@ -9,6 +10,8 @@ export const SAGA_WORK_CHANNEL = 'saga_work';
  */
 export class SagaWakeups {
   private listener?: PoolClient;
+  private lastListenAttempt = 0;
+  private relistening = false;
   private notifyTimer?: NodeJS.Timeout;
 
   constructor(
@@ -18,19 +21,33 @@ export class SagaWakeups {
 
   /** LISTENs on a dedicated connection; each notification calls `onWake`. */
   async listen(): Promise<void> {
+    this.lastListenAttempt = Date.now();
+    let client: PoolClient | undefined;
     try {
-      const client = await this.pool.connect();
-      client.on('notification', () => this.onWake());
-      client.on('error', () => {
-        if (this.listener !== client) return; // released by unlisten: the pool owns it now
+      client = await this.pool.connect();
+      const mine = client;
+      mine.on('notification', () => this.onWake());
+      mine.on('error', () => {
+        if (this.listener !== mine) return; // released by unlisten: the pool owns it now
         this.listener = undefined;
-        client.release(true);
+        mine.release(true);
       });
-      await client.query(`listen ${SAGA_WORK_CHANNEL}`);
-      this.listener = client;
+      await mine.query(`listen ${SAGA_WORK_CHANNEL}`);
+      this.listener = mine;
     } catch {
-      // Polling alone stays correct.
+      // Polling alone stays correct; the connection (if any) goes back broken, not leaked.
+      if (client && this.listener !== client) client.release(true);
     }
+  }
+
+  /**
+   * Listens again after the listening connection was lost (a database restart, a partition), at
+   * most every few seconds: wake-ups come back without restarting the worker.
+   */
+  relisten(): void {
+    if (this.listener || this.relistening || Date.now() - this.lastListenAttempt < RELISTEN_EVERY_MS) return;
+    this.relistening = true;
+    void this.listen().finally(() => (this.relistening = false));
   }
 
   async unlisten(): Promise<void> {

@@ -57,7 +57,7 @@ export class WorkerLoop {
     this.loop = this.run();
   }
 
-  /** Stops claiming, lets in-flight sagas finish their current effect, releases leases. */
+  /** Stops claiming, interrupts in-flight effects (their attempts are not counted), releases leases. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -85,6 +85,7 @@ export class WorkerLoop {
       if (free > 0) {
         try {
           claimed = await claimDueWork(this.ctx.pool, this.ctx.workerId, free, this.ctx.leaseMs);
+          if (this.ctx.options.listen !== false) this.wakeups.relisten();
           // All claimed sagas read in one query (process() reads a saga on its own when missing).
           if (claimed.length) loaded = await loadSagas(this.ctx.store, claimed.filter((id) => !this.active.has(id))).catch(() => new Map());
           failures = 0;
