@@ -11,7 +11,8 @@ export class DataDirInUseError extends Error {
     readonly dataDir: string,
     readonly holderPid: number,
   ) {
-    super(`data directory ${dataDir} is in use by process ${holderPid}; stop it first, or set DATA_DIR to another directory`);
+    const holder = Number.isNaN(holderPid) ? 'another process (starting right now)' : `process ${holderPid}`;
+    super(`data directory ${dataDir} is in use by ${holder}; stop it first, or set DATA_DIR to another directory`);
   }
 }
 

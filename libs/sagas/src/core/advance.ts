@@ -1,5 +1,5 @@
 import { nextWork } from './next-work';
-import { decide, evolve } from './saga.decider';
+import { decide, foldSagaEvents } from './saga.decider';
 import { SagaError } from './saga.errors';
 import { SagaEvent } from './saga.events';
 import { SagaState } from './saga.state';
@@ -25,7 +25,7 @@ export function advance(state: SagaState, now: Date): { events: SagaEvent[]; sta
       if (!command) continue;
       try {
         const evs = decide(command, s);
-        for (const e of evs) s = evolve(s, e);
+        s = foldSagaEvents(evs, s);
         produced.push(...evs);
       } catch (err) {
         if (!(err instanceof SagaError)) throw err;
