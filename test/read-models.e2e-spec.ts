@@ -47,6 +47,9 @@ describe('read models', () => {
         sagaId: sagas[0],
         createdAt: expect.any(String),
         updatedAt: expect.any(String),
+        scaling: { strategy: 'FIXED', min: 1, max: 1 },
+        desiredInstances: 1,
+        instances: [],
       });
       expect(Date.parse(res.body.updatedAt)).toBeGreaterThanOrEqual(Date.parse(res.body.createdAt));
     });

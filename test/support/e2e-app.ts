@@ -10,6 +10,12 @@ export interface E2eContext {
   db: TestDatabase;
   adminKey: string;
   http: () => ReturnType<typeof request>;
+  /**
+   * Listens on `port` (default: a free one; once) and returns the base URL, for agents in child
+   * processes. For the local agent runtime pick the port first (`freePort()` of spawn-platform.ts)
+   * and pass `agents: { apiUrl }` to startE2eApp.
+   */
+  listen(port?: number): Promise<string>;
   /** Creates a tenant and returns keys of each role for it. */
   tenant(id?: string, options?: { cpuMillis?: number; memoryMb?: number; allowedPermissions?: string[] }): Promise<TenantKeys>;
   close(): Promise<void>;
@@ -48,11 +54,19 @@ export async function startE2eApp(
   await app.init();
   const http = () => request(app.getHttpServer());
   let n = 0;
+  let baseUrl: Promise<string> | undefined;
   return {
     app,
     db,
     adminKey,
     http,
+    listen(port = 0) {
+      baseUrl ??= app.listen(port, '127.0.0.1').then(() => {
+        const address = app.getHttpServer().address() as { port: number };
+        return `http://127.0.0.1:${address.port}`;
+      });
+      return baseUrl;
+    },
     async tenant(id, options = {}) {
       const tenantId = id ?? `t-${randomBytes(4).toString('hex')}-${n++}`;
       const auth = { Authorization: `Bearer ${adminKey}` };

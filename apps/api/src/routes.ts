@@ -4,7 +4,8 @@ import { STREAM_CONTROLLERS, STREAM_PROVIDERS } from './streams/streams.routes';
 import { PROJECTION_CONTROLLERS } from './projections/projections.routes';
 import { READ_MODEL_CONTROLLERS } from './read-models/read-models.routes';
 import { DEAD_LETTER_CONTROLLERS } from './dead-letters/dead-letters.routes';
+import { AGENT_CONTROLLERS } from './agents/agents.routes';
 
 /** Controllers and providers of the v1 routes beyond tenants and operations. */
-export const API_CONTROLLERS: Type<unknown>[] = [...SAGA_CONTROLLERS, ...STREAM_CONTROLLERS, ...PROJECTION_CONTROLLERS, ...READ_MODEL_CONTROLLERS, ...DEAD_LETTER_CONTROLLERS];
+export const API_CONTROLLERS: Type<unknown>[] = [...SAGA_CONTROLLERS, ...STREAM_CONTROLLERS, ...PROJECTION_CONTROLLERS, ...READ_MODEL_CONTROLLERS, ...DEAD_LETTER_CONTROLLERS, ...AGENT_CONTROLLERS];
 export const API_PROVIDERS: Provider[] = [...SAGA_PROVIDERS, ...STREAM_PROVIDERS];

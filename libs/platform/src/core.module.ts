@@ -4,7 +4,9 @@ import { Pool } from 'pg';
 import { createPool } from '@app/database';
 import { AggregateRepository, EVENT_STORE, EventStore, PostgresEventStore } from '@app/event-store';
 import { MESSAGE_BUS, MessageBus, createMessageBus } from '@app/messaging';
+import { AGENT_WORK, AgentFleetTables, AgentTaskQueue, AgentWorkService, TaskWaiters } from '@app/agents';
 import {
+  AgentDecommissioningSaga,
   AgentProvisioningSaga,
   DomainCommandExecutor,
   registerBuiltinHandlers,
@@ -15,10 +17,11 @@ import {
 } from '@app/sagas';
 import { CommandBusDispatcher, ExecuteDomainCommandHandler } from './domain-commands.cqrs';
 import { LiveUpdates } from './live-updates';
+import { AgentQueueWakeups } from './agents.lifecycle';
 import { PlatformMetrics } from './metrics';
-import { DEFAULT_DB_TIMEOUTS, DOMAIN_COMMANDS, PG_POOL, PLATFORM_CONFIG, PlatformConfig, WORKER_EVENT_STORE, WORKER_PG_POOL, WORKER_SAGA_EXECUTOR } from './platform.config';
+import { agentSettings, DEFAULT_DB_TIMEOUTS, DOMAIN_COMMANDS, PG_POOL, PLATFORM_CONFIG, PlatformConfig, WORKER_EVENT_STORE, WORKER_PG_POOL, WORKER_SAGA_EXECUTOR } from './platform.config';
 import { logSagaOutcomes } from './saga-outcome.log';
-import { EVENTS_WAKE_CHANNEL, WORK_WAKE_CHANNEL, Waker } from './wakeups';
+import { AGENT_TASKS_WAKE_CHANNEL, EVENTS_WAKE_CHANNEL, WORK_WAKE_CHANNEL, Waker } from './wakeups';
 import { loopLogger } from './logging/loop-logger';
 
 @Injectable()
@@ -126,20 +129,36 @@ export class CoreModule {
           },
         },
         LiveUpdates,
+        // Long polls of agents waiting for tasks (woken in-process, by NOTIFY and by Redis).
+        { provide: TaskWaiters, useFactory: () => new TaskWaiters() },
         {
           // Starts and operator commands of API requests (the API's strict pool); the worker's loop
           // runs on WORKER_SAGA_EXECUTOR below.
           provide: SagaExecutor,
-          inject: [PG_POOL, EVENT_STORE, CommandBusDispatcher, TaskHandlerRegistry, PlatformMetrics, LiveUpdates, Waker],
+          inject: [PG_POOL, EVENT_STORE, CommandBusDispatcher, TaskHandlerRegistry, PlatformMetrics, LiveUpdates, Waker, TaskWaiters],
           useFactory: executorFactory,
         },
         {
+          // The agent work protocol, on the API's pool and executor (completions are saga transitions).
+          provide: AGENT_WORK,
+          inject: [PG_POOL, SagaExecutor, CommandBusDispatcher, TaskWaiters, PlatformMetrics],
+          useFactory: (pool: Pool, executor: SagaExecutor, commands: CommandBusDispatcher, waiters: TaskWaiters, metrics: PlatformMetrics) =>
+            new AgentWorkService(pool, executor, commands, waiters, {
+              heartbeatIntervalMs: agentSettings(config).heartbeatIntervalMs,
+              onLocked: (rows) => {
+                const now = Date.now();
+                for (const r of rows) metrics.agentTaskWait.observe({ capability: r.capability ?? 'initial' }, Math.max(0, now - r.enqueued_at.getTime()) / 1000);
+              },
+            }),
+        },
+        {
           provide: WORKER_SAGA_EXECUTOR,
-          inject: [SagaExecutor, PG_POOL, WORKER_PG_POOL, WORKER_EVENT_STORE, CommandBusDispatcher, TaskHandlerRegistry, PlatformMetrics, LiveUpdates, Waker],
+          inject: [SagaExecutor, PG_POOL, WORKER_PG_POOL, WORKER_EVENT_STORE, CommandBusDispatcher, TaskHandlerRegistry, PlatformMetrics, LiveUpdates, Waker, TaskWaiters],
           useFactory: (apiExecutor: SagaExecutor, apiPool: Pool, ...deps: Parameters<typeof executorFactory>) =>
             deps[0] === apiPool ? apiExecutor : executorFactory(...deps),
         },
         CoreLifecycle,
+        AgentQueueWakeups,
       ],
       exports: [
         PLATFORM_CONFIG,
@@ -157,6 +176,8 @@ export class CoreModule {
         LiveUpdates,
         SagaExecutor,
         WORKER_SAGA_EXECUTOR,
+        TaskWaiters,
+        AGENT_WORK,
       ],
     };
 
@@ -179,23 +200,40 @@ export class CoreModule {
       metrics: PlatformMetrics,
       live: LiveUpdates,
       waker: Waker,
+      waiters: TaskWaiters,
     ): SagaExecutor {
-      return new SagaExecutor(pool, store, [new AgentProvisioningSaga(commands, handlers), new TaskWorkflowSaga(commands, handlers)], {
+      const definitions = [
+        new AgentProvisioningSaga(commands, handlers),
+        new TaskWorkflowSaga(commands, handlers),
+        new AgentDecommissioningSaga(commands, new AgentFleetTables()),
+      ];
+      return new SagaExecutor(pool, store, definitions, {
         concurrency: config.worker.concurrency,
         pollIntervalMs: config.worker.pollIntervalMs,
         leaseMs: config.worker.leaseMs,
         listen: !config.embedded,
         log: loopLogger('SagaExecutor'),
+        externalWork: new AgentTaskQueue(),
         afterCommit: (events, state) => {
           recordSagaMetrics(metrics, state.sagaType, events, state);
           logSagaOutcomes(sagaLogger, state, events);
           live.publish(events);
           waker.signal(EVENTS_WAKE_CHANNEL);
+          if (queuedAgentTasks(events, state)) {
+            // Agents long-polling here at once; elsewhere by NOTIFY (PostgreSQL) and Redis.
+            waiters.wake(state.tenantId);
+            waker.signal(AGENT_TASKS_WAKE_CHANNEL);
+          }
         },
         onNewWork: () => waker.signal(WORK_WAKE_CHANNEL),
       });
     }
   }
+}
+
+/** Whether a transition queued agent tasks (started attempts of external steps). */
+function queuedAgentTasks(events: { type: string; data: unknown }[], state: SagaState): boolean {
+  return events.some((e) => e.type === 'StepStarted' && state.plan.steps.some((p) => p.external && p.name === (e.data as { step: string }).step));
 }
 
 function runsWorker(config: PlatformConfig): boolean {

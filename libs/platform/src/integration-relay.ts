@@ -19,6 +19,11 @@ export const PUBLIC_SAGA_EVENTS: Record<string, string> = {
   CompensationRetried: 'saga.compensation_retried',
 };
 
+/** Service-registry events published to integrators (keyed by agent), with their public names. */
+export const PUBLIC_SERVICE_EVENTS: Record<string, string> = {
+  ServiceStatusChanged: 'service.status_changed',
+};
+
 export const RELAY_NAME = 'integration_relay';
 
 /**
@@ -32,6 +37,7 @@ export const RELAY_NAME = 'integration_relay';
  */
 export function integrationRelay(bus: MessageBus, store: EventStore): Projection {
   const publish = async (e: RecordedEvent, ifEpoch: string) => {
+    if (e.streamId.startsWith('service-')) return publishServiceEvent(e, ifEpoch);
     const sagaId = e.streamId.slice('saga-'.length);
     const type = PUBLIC_SAGA_EVENTS[e.type];
     await bus.publish(INTEGRATION_TOPIC, {
@@ -43,6 +49,27 @@ export function integrationRelay(bus: MessageBus, store: EventStore): Projection
         eventId: e.eventId,
         sagaId,
         sagaVersion: e.version,
+        globalPosition: e.globalPosition,
+        tenantId: e.metadata.tenantId,
+        correlationId: e.metadata.correlationId,
+        data: e.data,
+        at: e.recordedAt.toISOString(),
+      },
+    }, { ifEpoch });
+  };
+
+  const publishServiceEvent = async (e: RecordedEvent, ifEpoch: string) => {
+    const agentId = e.streamId.slice('service-'.length);
+    const type = PUBLIC_SERVICE_EVENTS[e.type];
+    if (!type) return;
+    await bus.publish(INTEGRATION_TOPIC, {
+      id: e.eventId,
+      key: agentId,
+      headers: { type },
+      payload: {
+        type,
+        eventId: e.eventId,
+        agentId,
         globalPosition: e.globalPosition,
         tenantId: e.metadata.tenantId,
         correlationId: e.metadata.correlationId,
@@ -79,7 +106,7 @@ export function integrationRelay(bus: MessageBus, store: EventStore): Projection
   return {
     name: RELAY_NAME,
     tables: [],
-    eventTypes: Object.keys(PUBLIC_SAGA_EVENTS),
+    eventTypes: [...Object.keys(PUBLIC_SAGA_EVENTS), ...Object.keys(PUBLIC_SERVICE_EVENTS)],
     async handle(events: RecordedEvent[], { tx }: ProjectionContext): Promise<void> {
       const epoch = await bus.epoch();
       const known = await knownEpoch(tx);

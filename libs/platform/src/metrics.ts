@@ -23,6 +23,21 @@ export class PlatformMetrics {
   readonly sagasByStatus = new Gauge({ name: 'saga_sagas', help: 'Sagas by status (read model)', labelNames: ['saga_type', 'status'], registers: [this.registry] });
   readonly projectionLag = new Gauge({ name: 'saga_projection_lag_events', help: 'Events a projection has not applied yet', labelNames: ['projection'], registers: [this.registry] });
   readonly pendingWork = new Gauge({ name: 'saga_pending_work', help: 'Sagas with pending work (due: due now)', labelNames: ['state'], registers: [this.registry] });
+  readonly agentDesiredInstances = new Gauge({
+    name: 'saga_agent_desired_instances',
+    help: "Instances an agent's scaling policy asks for (a KEDA / HPA target)",
+    labelNames: ['agent', 'tenant'],
+    registers: [this.registry],
+  });
+  readonly agentTasks = new Gauge({ name: 'saga_agent_tasks', help: 'Agent tasks in the queue by state (pending, delayed, locked)', labelNames: ['capability', 'state'], registers: [this.registry] });
+  readonly agentTaskWait = new Histogram({
+    name: 'saga_agent_task_wait_seconds',
+    help: 'How long agent tasks waited in the queue before an instance locked them',
+    labelNames: ['capability'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly agentScalings = new Counter({ name: 'saga_agent_scaling_events_total', help: 'Changes of agents\' desired instances', labelNames: ['direction'], registers: [this.registry] });
   readonly httpRequests = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP requests',

@@ -17,6 +17,29 @@ export interface PlatformConfig {
     leaseMs: number;
   };
   projections: { enabled: boolean; batchSize: number };
+  /** Absent: DEFAULT_AGENT_SETTINGS with the external runtime (tests that run no agents). */
+  agents?: AgentSettings;
+}
+
+export interface AgentSettings {
+  /** How often instances must heartbeat (UNHEALTHY after 3 silent intervals, OFFLINE after 6). */
+  heartbeatIntervalMs: number;
+  /** `local`: the worker runs instances of agent types the deployment maps to a command. */
+  runtime: 'local' | 'external';
+  /** The runtime's mapping of agent types to commands (absent: the built-in `example` type only). */
+  runtimeConfigPath?: string;
+  /** The API URL given to local instances. */
+  apiUrl: string;
+}
+
+export const DEFAULT_AGENT_SETTINGS: AgentSettings = {
+  heartbeatIntervalMs: 10_000,
+  runtime: 'external',
+  apiUrl: 'http://127.0.0.1:3000',
+};
+
+export function agentSettings(config: PlatformConfig): AgentSettings {
+  return config.agents ?? DEFAULT_AGENT_SETTINGS;
 }
 
 /**

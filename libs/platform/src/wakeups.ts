@@ -2,6 +2,8 @@ import { MessageBus } from '@app/messaging';
 
 export const WORK_WAKE_CHANNEL = 'saga-wake-work';
 export const EVENTS_WAKE_CHANNEL = 'saga-wake-events';
+/** Agent tasks were queued: long polls look again. */
+export const AGENT_TASKS_WAKE_CHANNEL = 'saga-wake-agent-tasks';
 
 /**
  * Coalesces wake-up signals: at most one broker message per channel every `everyMs`, so a burst of

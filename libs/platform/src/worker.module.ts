@@ -5,6 +5,7 @@ import { MESSAGE_BUS, MessageBus, Subscription } from '@app/messaging';
 import { ProjectionRunner, platformProjections } from '@app/projections';
 import { SagaExecutor } from '@app/sagas';
 import { integrationRelay } from './integration-relay';
+import { AgentMonitorLifecycle } from './agents.lifecycle';
 import { loopLogger } from './logging/loop-logger';
 import { EVENTS_WAKE_CHANNEL, WORK_WAKE_CHANNEL } from './wakeups';
 import { PLATFORM_CONFIG, PlatformConfig, WORKER_EVENT_STORE, WORKER_PG_POOL, WORKER_SAGA_EXECUTOR } from './platform.config';
@@ -69,7 +70,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, OnApplicationShu
 }
 
 @Module({
-  providers: [PlatformProjections, WorkerLifecycle],
+  providers: [PlatformProjections, WorkerLifecycle, AgentMonitorLifecycle],
   exports: [PlatformProjections],
 })
 export class WorkerModule {}

@@ -15,7 +15,8 @@ export * from './definitions/agent-provisioning.plan';
 export * from './definitions/task-workflow.plan';
 
 // Execution (infrastructure: PostgreSQL-backed executor and the effects of the saga types)
-export { SagaDefinition, StepContext, StepOutcome, StepFailure } from './definitions/saga-definition';
+export { SagaDefinition, StepContext, StepOutcome, StepFailure, ExternalTaskSpec } from './definitions/saga-definition';
+export { ExternalTask, ExternalWorkChanges, ExternalWorkQueue, ExternalOutcome, ExternalSettlementState } from './executor/external-work';
 export { SagaExecutor } from './executor/saga-executor';
 export { SagaExecutorOptions, GroupCommitOptions } from './executor/executor.types';
 export { StartSagaRequest, StartSagaResult, SagaInputError, IdempotencyConflictError } from './executor/start';
@@ -27,3 +28,4 @@ export { TaskHandler, TaskHandlerContext, TaskHandlerRegistry, PermanentTaskErro
 export { registerBuiltinHandlers } from './tasks/builtin-handlers';
 export { AgentProvisioningSaga, agentIdOf, initialTaskIdOf } from './definitions/agent-provisioning.saga';
 export { TaskWorkflowSaga, workflowTaskIdOf } from './definitions/task-workflow.saga';
+export { AgentDecommissioningSaga, AgentDecommissioningInput, AgentFleet, AGENT_DECOMMISSIONING_STEPS } from './definitions/agent-decommissioning.saga';

@@ -25,6 +25,11 @@ export class ApiKeyGuard implements CanActivate {
     if (!principal) throw new ProblemException(problem(401, match ? 'unknown or revoked api key' : 'missing api key (Authorization: Bearer <key>)'));
     req.principal = principal;
     const needed = this.reflector.getAllAndOverride<Role>(ROLES_KEY, targets) ?? 'client';
+    // The agent role is outside the ranking: agent routes take agent keys only, agent keys call nothing else.
+    if (needed === 'agent' || principal.role === 'agent') {
+      if (principal.role === needed) return true;
+      throw forbidden(needed === 'agent' ? `only agent keys may call the /v1/agent routes; the key has ${principal.role}` : 'an agent key may call only the /v1/agent routes');
+    }
     if (ROLE_RANK[principal.role] < ROLE_RANK[needed]) throw forbidden(`this route needs the ${needed} role; the key has ${principal.role}`);
     return true;
   }

@@ -1,5 +1,6 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import { badRequest } from '../http/problem';
+import { AgentPrincipal } from '@app/agents';
+import { badRequest, forbidden } from '../http/problem';
 import { AuthedRequest } from './api-key.guard';
 import { Principal } from './auth.types';
 
@@ -30,3 +31,10 @@ export const CorrelationId = createParamDecorator((_: unknown, ctx: ExecutionCon
 
 /** `actor` recorded in event metadata: the key that made the request. */
 export const actorOf = (p: Principal) => (p.keyId === 'admin' ? 'admin' : `key:${p.keyId}`);
+
+/** The agent an `agent` key acts as (its tenant and agent, never ones from the request). */
+export const AgentCaller = createParamDecorator((_: unknown, ctx: ExecutionContext): AgentPrincipal => {
+  const { principal } = ctx.switchToHttp().getRequest<AuthedRequest>();
+  if (principal.role !== 'agent' || !principal.tenantId || !principal.agentId) throw forbidden('only agent keys may call the /v1/agent routes');
+  return { tenantId: principal.tenantId, agentId: principal.agentId, keyId: principal.keyId };
+});

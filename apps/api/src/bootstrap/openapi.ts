@@ -4,6 +4,7 @@ import { ProblemDto, problemResponse, ProblemStatus } from '../http/problem.docs
 
 const TAGS: [name: string, description: string][] = [
   ['sagas', 'Start sagas, follow them (one saga, lists, live events) and operate their compensations'],
+  ['agents', 'The work protocol of agent instances (agent keys: heartbeat, poll, complete, fail, extend, progress) and the operators\' agent routes: keys, decommissioning, queues'],
   ['read models', 'Agents, tasks, services and saga statistics from the projections (eventually consistent)'],
   ['event store', 'Raw streams: append with an expected version, read, replay state; the global log'],
   ['projections', 'Read-model positions, lag and rebuilds'],

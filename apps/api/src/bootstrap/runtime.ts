@@ -117,6 +117,12 @@ export async function prepareRuntime(options: { role: 'all' | 'api' | 'worker'; 
       leaseMs: env.WORKER_LEASE_MS,
     },
     projections: { enabled: options.role !== 'api', batchSize: env.PROJECTION_BATCH_SIZE },
+    agents: {
+      heartbeatIntervalMs: env.AGENT_HEARTBEAT_MS,
+      runtime: env.AGENT_RUNTIME as 'local' | 'external',
+      runtimeConfigPath: env.AGENT_RUNTIME_CONFIG,
+      apiUrl: env.AGENT_API_URL ?? `http://127.0.0.1:${env.PORT}`,
+    },
   };
   return {
     config,

@@ -1,11 +1,15 @@
 import { applyDecorators, Param, ParseUUIDPipe, PipeTransform, Injectable } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { badRequest } from './problem';
+import { badRequest, notFound } from './problem';
 
 /** A path parameter that must be a UUID (400 otherwise, before any query runs). */
 export const UuidParam = (name: string) =>
   Param(name, new ParseUUIDPipe({ exceptionFactory: () => badRequest(`${name} must be a UUID`, [{ field: name, message: 'must be a UUID' }]) }));
+
+/** A path parameter naming a resource by UUID where anything else is simply not found (404). */
+export const UuidOr404Param = (name: string, noun: string) =>
+  Param(name, new ParseUUIDPipe({ exceptionFactory: () => notFound(`${noun} not found`) }));
 
 @Injectable()
 class SlugPipe implements PipeTransform<string, string> {

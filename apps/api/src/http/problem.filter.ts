@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { Response } from 'express';
+import { isAgentWorkError } from '@app/agents';
 import { isDatabaseUnavailable } from '@app/database';
 import { isEventStoreError } from '@app/event-store';
 import { IdempotencyConflictError, SagaError, SagaInputError } from '@app/sagas';
@@ -20,7 +21,16 @@ const CODE_STATUS: Record<string, number> = {
   INVALID_PLAN: 400,
   TENANT_EXISTS: 409,
   TENANT_NOT_FOUND: 404,
+  // The agent work protocol (AgentWorkError); clients branch on the `code` of the body.
+  NOT_FOUND: 404,
+  LOCK_LOST: 409,
+  TASK_CANCELLED: 409,
+  AGENT_DECOMMISSIONING: 409,
+  INSTANCE_OFFLINE: 409,
+  AGENT_NOT_ACTIVE: 422,
 };
+
+const PROBLEM_FIELDS = new Set(['type', 'title', 'status', 'detail', 'errors', 'code']);
 
 /** Maps every error to application/problem+json with the status API.md assigns to it. */
 @Catch()
@@ -44,6 +54,11 @@ export class ProblemFilter implements ExceptionFilter {
     if (isEventStoreError(exception)) {
       const status = CODE_STATUS[exception.code] ?? 400;
       return problem(status, exception.message, { code: exception.code, ...exception.details });
+    }
+    if (isAgentWorkError(exception)) {
+      // Details add to the body; they never replace a problem field.
+      const details = Object.fromEntries(Object.entries(exception.details).filter(([k]) => !PROBLEM_FIELDS.has(k)));
+      return problem(CODE_STATUS[exception.code] ?? 422, exception.message, { ...details, code: exception.code });
     }
     if (exception instanceof SagaError) return problem(CODE_STATUS[exception.code] ?? 422, exception.message, { code: exception.code });
     if (exception instanceof HttpException) return this.fromHttpException(exception);

@@ -1,3 +1,4 @@
+import { queueDepths } from '@app/agents';
 import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorFunction, HealthIndicatorService } from '@nestjs/terminus';
@@ -110,6 +111,25 @@ export class OpsController {
         .then(({ rows }) => {
           this.metrics.sagasByStatus.reset();
           rows.forEach((r) => this.metrics.sagasByStatus.set({ saga_type: r.type, status: r.status }, r.n));
+        })
+        .catch(() => undefined),
+      queueDepths(this.pool)
+        .then((rows) => {
+          this.metrics.agentTasks.reset();
+          for (const r of rows) {
+            for (const state of ['pending', 'delayed', 'locked'] as const) this.metrics.agentTasks.inc({ capability: r.capability, state }, r[state]);
+          }
+        })
+        .catch(() => undefined),
+      // The scaling target of every live agent (KEDA / HPA read it from any process's /metrics).
+      this.pool
+        .query<{ agent_id: string; tenant_id: string; n: number }>(
+          `select agent_id, tenant_id, coalesce(desired_instances, 1)::int as n from agents
+            where status in ('PROVISIONING', 'ACTIVE') and decommissioning_saga_id is null`,
+        )
+        .then(({ rows }) => {
+          this.metrics.agentDesiredInstances.reset();
+          rows.forEach((r) => this.metrics.agentDesiredInstances.set({ agent: r.agent_id, tenant: r.tenant_id }, r.n));
         })
         .catch(() => undefined),
     ]);

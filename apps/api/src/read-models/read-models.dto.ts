@@ -4,6 +4,7 @@ import { SERVICE_STATUSES } from '@app/domain';
 import { PageDto } from '../http/page.dto';
 import { PageQueryDto } from '../http/page-query.dto';
 import { AnyJsonProperty } from '../http/any-json.docs';
+import { AgentScalingDto } from '../sagas/start-agent-provisioning.dto';
 
 export const AGENT_STATUSES = ['PROVISIONING', 'ACTIVE', 'DECOMMISSIONED'] as const;
 export const TASK_STATUSES = ['SCHEDULED', 'RUNNING', 'COMPLETED', 'FAILED', 'COMPENSATED', 'CANCELLED'] as const;
@@ -65,6 +66,26 @@ export class AgentDto {
 }
 
 export class AgentPageDto extends PageDto(AgentDto) {}
+
+export class AgentInstanceLoadDto {
+  @ApiPropertyOptional() cpuPercent?: number;
+  @ApiPropertyOptional() memoryMb?: number;
+  @ApiPropertyOptional() inFlight?: number;
+}
+
+export class AgentInstanceDto {
+  @ApiProperty({ example: 'billing-bot-7d9f-1' }) instanceId: string;
+  @ApiProperty({ enum: SERVICE_STATUSES }) status: string;
+  @ApiProperty({ format: 'date-time' }) lastHeartbeatAt: string;
+  @ApiPropertyOptional({ type: AgentInstanceLoadDto, description: 'the load its last heartbeat reported' }) load?: AgentInstanceLoadDto;
+}
+
+/** One agent: the read model's row, its scaling policy and target, and its instances. */
+export class AgentDetailDto extends AgentDto {
+  @ApiProperty({ type: AgentScalingDto, description: 'default: { strategy: FIXED, min: 1, max: 1 }' }) scaling: AgentScalingDto;
+  @ApiProperty({ description: 'the instances the scaling policy wants now, within [min, max]' }) desiredInstances: number;
+  @ApiProperty({ type: [AgentInstanceDto], description: 'the instances that have heartbeated' }) instances: AgentInstanceDto[];
+}
 
 export class TaskDto {
   @ApiProperty({ format: 'uuid' }) taskId: string;

@@ -1,7 +1,8 @@
 import { Pool } from 'pg';
+import { DEFAULT_SCALING } from '@app/agents';
 import { equals, Filter, keysetPage, KeysetSpec, PageQuery } from '../http/keyset-page';
 import { notFound } from '../http/problem';
-import { AgentDto, ServiceDto, TaskDto } from './read-models.dto';
+import { AgentDetailDto, AgentDto, ServiceDto, TaskDto } from './read-models.dto';
 
 type Row = Record<string, any>;
 
@@ -26,6 +27,12 @@ export const toAgent = (r: Row): AgentDto => ({
   createdAt: iso(r.created_at),
   updatedAt: iso(r.updated_at),
 });
+
+/** An agent's row with its scaling policy and target (defaults for agents provisioned before scaling). */
+export const toAgentDetail = (r: Row): Omit<AgentDetailDto, 'instances'> => {
+  const scaling = r.scaling ?? { ...DEFAULT_SCALING };
+  return { ...toAgent(r), scaling, desiredInstances: r.desired_instances ?? scaling.min };
+};
 
 export const toTask = (r: Row): TaskDto => ({
   taskId: r.task_id,
@@ -86,4 +93,5 @@ async function getOne<T>(db: Db, table: 'agents' | 'tasks', noun: string, id: st
 }
 
 export const getAgent = (db: Db, agentId: string, tenantId?: string) => getOne(db, 'agents', 'agent', agentId, tenantId, toAgent);
+export const getAgentDetail = (db: Db, agentId: string, tenantId?: string) => getOne(db, 'agents', 'agent', agentId, tenantId, toAgentDetail);
 export const getTask = (db: Db, taskId: string, tenantId?: string) => getOne(db, 'tasks', 'task', taskId, tenantId, toTask);

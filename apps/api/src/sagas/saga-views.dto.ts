@@ -27,6 +27,31 @@ export class SagaStepDto {
   @ApiPropertyOptional({ format: 'date-time' }) finishedAt?: string;
   @AnyJsonProperty('any JSON', { required: false }) output?: unknown;
   @ApiPropertyOptional() error?: string;
+  @ApiPropertyOptional({ enum: ['TIMEOUT', 'EXPIRED', 'LOCK_EXPIRED', 'CANCELLED', 'CIRCUIT_OPEN'], description: 'set where the platform decided the failure' })
+  errorCode?: string;
+}
+
+export class SagaProgressDto {
+  @ApiProperty() completedSteps: number;
+  @ApiProperty() totalSteps: number;
+  @ApiProperty({ minimum: 0, maximum: 100 }) percent: number;
+}
+
+export class StepQueueDto {
+  @ApiProperty({ description: 'the capability it was queued for (`initial` for an initial task addressed to its agent)' }) capability: string;
+  @ApiPropertyOptional({ format: 'uuid', description: 'the agent holding it, or the one it is addressed to' }) agentId?: string;
+  @ApiPropertyOptional({ format: 'date-time' }) lockedUntil?: string;
+}
+
+export class StepProgressDto {
+  @ApiProperty({ minimum: 0, maximum: 100 }) percent: number;
+  @ApiPropertyOptional() message?: string;
+}
+
+/** A step of the saga view: a step run by an agent also shows its queue and reported progress. */
+export class SagaViewStepDto extends SagaStepDto {
+  @ApiPropertyOptional({ type: StepQueueDto, description: 'while the step waits in, or is held from, an agent queue' }) queue?: StepQueueDto;
+  @ApiPropertyOptional({ type: StepProgressDto, description: 'reported by the agent running it' }) progress?: StepProgressDto;
 }
 
 export class SagaViewDto {
@@ -35,7 +60,8 @@ export class SagaViewDto {
   @ApiProperty({ enum: SAGA_TYPES }) type: SagaType;
   @ApiProperty({ enum: SAGA_STATUSES }) status: SagaStatus;
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'the start request body' }) input: unknown;
-  @ApiProperty({ type: [SagaStepDto] }) steps: SagaStepDto[];
+  @ApiProperty({ type: [SagaViewStepDto] }) steps: SagaViewStepDto[];
+  @ApiProperty({ type: SagaProgressDto, description: 'completed ÷ total steps' }) progress: SagaProgressDto;
   @ApiProperty({ description: "version of the saga stream's last event" }) version: number;
   @ApiProperty({ format: 'date-time' }) startedAt: string;
   @ApiProperty({ format: 'date-time' }) updatedAt: string;

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { AGENT_WORK, AgentWork } from '@app/agents';
 import { EVENT_STORE, EventStore, RecordedEvent } from '@app/event-store';
 import { SagaExecutor, SagaState, sagaStreamId, SagaView, toSagaView } from '@app/sagas';
 import { notFound } from '../http/problem';
@@ -33,6 +34,7 @@ export class SagasService {
   constructor(
     private readonly executor: SagaExecutor,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(AGENT_WORK) private readonly agentWork: AgentWork,
   ) {}
 
   /** The saga, if it exists and `scope` (undefined: the admin key) may see it; else a 404. */
@@ -44,9 +46,13 @@ export class SagasService {
     return loaded;
   }
 
+  /** The saga from its stream; steps run by agents also show their queue and reported progress. */
   async view(sagaId: string, scope: string | undefined): Promise<SagaView> {
     const { state, version } = await this.load(sagaId, scope);
-    return toSagaView(state, version);
+    const view = toSagaView(state, version);
+    if (!state.plan.steps.some((p) => p.external && state.steps[p.name]?.status === 'RUNNING')) return view;
+    const queued = await this.agentWork.sagaSteps(state.tenantId, sagaId);
+    return { ...view, steps: view.steps.map((s) => (queued[s.name] && s.status === 'RUNNING' ? { ...s, ...queued[s.name] } : s)) };
   }
 
   async events(

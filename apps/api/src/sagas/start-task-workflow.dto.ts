@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsObject, IsOptional, IsString, Matches, ValidateNested } from 'class-validator';
 import { MAX_PARALLEL_LIMIT, PriorityName, registerBuiltinHandlers, TASK_ID_PATTERN, TaskHandlerRegistry } from '@app/sagas';
-import { BoundedInt, BoundedString, Nested } from '../http/fields';
+import { BoundedInt, BoundedString, Nested, NestedObject, OptionalNotNull } from '../http/fields';
 
 export const MAX_WORKFLOW_TASKS = 500;
 export const PRIORITIES: PriorityName[] = ['LOW', 'NORMAL', 'HIGH', 'CRITICAL'];
@@ -10,6 +10,10 @@ export const PRIORITIES: PriorityName[] = ['LOW', 'NORMAL', 'HIGH', 'CRITICAL'];
 const MAX_ATTEMPTS = 100;
 const MAX_BACKOFF_MS = 3_600_000;
 const MAX_TIMEOUT_MS = 86_400_000;
+/** Queue delays and time-to-live: at most a year. */
+export const MAX_QUEUE_MS = 31_536_000_000;
+/** A handler name: a registered one, or `agent:` and a capability of up to 100 characters. */
+export const MAX_HANDLER_NAME = 106;
 // For the documentation only: an unknown handler is refused (400) by the workflow's validation.
 const BUILTIN_HANDLER_NAMES = registerBuiltinHandlers(new TaskHandlerRegistry()).names().join(', ');
 
@@ -23,9 +27,21 @@ export class TaskRetryDto {
   backoffMs: number;
 }
 
+export class TaskQueueDto {
+  @ApiPropertyOptional({ minimum: 0, maximum: MAX_QUEUE_MS, default: 0, description: 'agent tasks: held back this long before an instance may take it' })
+  @OptionalNotNull()
+  @BoundedInt(0, MAX_QUEUE_MS)
+  delayMs?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_QUEUE_MS, description: 'agent tasks: fails (EXPIRED, not retried) when no instance has taken it within this long; default: no limit' })
+  @OptionalNotNull()
+  @BoundedInt(1, MAX_QUEUE_MS)
+  ttlMs?: number;
+}
+
 export class TaskCompensationDto {
-  @ApiProperty({ minLength: 1, maxLength: 100, example: 'echo' })
-  @BoundedString(100)
+  @ApiProperty({ minLength: 1, maxLength: MAX_HANDLER_NAME, example: 'echo' })
+  @BoundedString(MAX_HANDLER_NAME)
   handler: string;
 
   @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'may reference upstream outputs: {{ taskId.output.path }}' })
@@ -40,8 +56,13 @@ export class WorkflowTaskDto {
   @Matches(TASK_ID_PATTERN, { message: `id must match ${TASK_ID_PATTERN.source}` })
   id: string;
 
-  @ApiProperty({ minLength: 1, maxLength: 100, example: 'http', description: `built-in: ${BUILTIN_HANDLER_NAMES}` })
-  @BoundedString(100)
+  @ApiProperty({
+    minLength: 1,
+    maxLength: MAX_HANDLER_NAME,
+    example: 'http',
+    description: `built-in: ${BUILTIN_HANDLER_NAMES}; a handler the deployment registers; or agent:<capability>, queued for the tenant's agents with that capability`,
+  })
+  @BoundedString(MAX_HANDLER_NAME)
   handler: string;
 
   @ApiProperty({ type: [String], maxItems: MAX_WORKFLOW_TASKS, example: [] })
@@ -70,6 +91,11 @@ export class WorkflowTaskDto {
   @IsOptional()
   @BoundedInt(1, MAX_TIMEOUT_MS)
   timeoutMs?: number;
+
+  @ApiPropertyOptional({ type: TaskQueueDto, description: 'agent tasks (agent:<capability>): delay and time-to-live in the queue' })
+  @OptionalNotNull()
+  @NestedObject(() => TaskQueueDto)
+  queue?: TaskQueueDto;
 
   @ApiPropertyOptional({ type: TaskCompensationDto, description: 'run (in reverse completion order) when the workflow fails after this task succeeded' })
   @IsOptional()

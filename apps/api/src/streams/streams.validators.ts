@@ -40,6 +40,18 @@ function storableJson(value: unknown, depth: number): boolean {
 export const isJsonObject = (value: unknown): boolean =>
   value !== null && typeof value === 'object' && !Array.isArray(value) && storableJson(value, 0);
 
+/** Any JSON value that jsonb stores unchanged (the same depth and NUL rules as IsJsonObject). */
+export function IsStorableJson(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) =>
+    registerDecorator({
+      name: 'isStorableJson',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: { message: `$property must be JSON nested at most ${MAX_JSON_DEPTH} levels, without NUL characters`, ...options },
+      validator: { validate: (value: unknown) => storableJson(value, 0) },
+    });
+}
+
 /** A JSON object (not an array, not null) that jsonb stores unchanged. */
 export function IsJsonObject(options?: ValidationOptions): PropertyDecorator {
   return (target: object, propertyName: string | symbol) =>

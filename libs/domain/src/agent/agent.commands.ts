@@ -11,4 +11,14 @@ export type RevokePermissions = DomainCommand<'RevokePermissions', { permissions
 export type ActivateAgent = DomainCommand<'ActivateAgent', Record<string, never>>;
 export type DecommissionAgent = DomainCommand<'DecommissionAgent', { reason?: string }>;
 
-export type AgentCommand = RegisterAgent | GrantPermissions | RevokePermissions | ActivateAgent | DecommissionAgent;
+export type ScaleAgent = DomainCommand<'ScaleAgent', { desired: number; reason: string; cappedByQuota?: boolean; uncapped?: number }>;
+export type StartDecommissioning = DomainCommand<'StartDecommissioning', { sagaId: string; reason: string }>;
+
+export type AgentCommand =
+  | RegisterAgent
+  | GrantPermissions
+  | RevokePermissions
+  | ActivateAgent
+  | DecommissionAgent
+  | ScaleAgent
+  | StartDecommissioning;

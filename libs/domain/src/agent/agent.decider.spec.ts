@@ -40,7 +40,7 @@ describe('agent decider', () => {
       { type: 'PermissionsRevoked', data: { agentId: 'a1', permissions: ['read'] } },
       activated,
     ]);
-    expect(state).toEqual({ status: 'ACTIVE', ...registration, permissions: ['write'] });
+    expect(state).toEqual({ status: 'ACTIVE', ...registration, permissions: ['write'], desiredInstances: 1 });
   });
 
   describe('RegisterAgent', () => {

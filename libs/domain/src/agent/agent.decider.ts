@@ -9,6 +9,10 @@ type Registration = AgentRegistered['data'];
 export interface RegisteredAgent extends Registration {
   status: AgentStatus;
   permissions: string[];
+  /** The scaling policy's current target (AgentScaled); starts at the policy's min. */
+  desiredInstances: number;
+  /** Set once an agent-decommissioning saga began. */
+  decommissioningSagaId?: string;
 }
 
 export type AgentState = { status: 'NONE' } | RegisteredAgent;
@@ -34,7 +38,9 @@ export const agentDecider: Decider<AgentState, AgentCommand, AgentEvent> = {
   initialState: () => ({ status: 'NONE' }),
 
   evolve(state, event) {
-    if (event.type === 'AgentRegistered') return { status: 'PROVISIONING', ...event.data, permissions: [] };
+    if (event.type === 'AgentRegistered') {
+      return { status: 'PROVISIONING', ...event.data, permissions: [], desiredInstances: event.data.scaling?.min ?? 1 };
+    }
     if (state.status === 'NONE') return state;
     switch (event.type) {
       case 'PermissionsGranted':
@@ -47,7 +53,12 @@ export const agentDecider: Decider<AgentState, AgentCommand, AgentEvent> = {
         return { ...state, status: 'ACTIVE' };
       case 'AgentDecommissioned':
         return { ...state, status: 'DECOMMISSIONED' };
+      case 'AgentScaled':
+        return { ...state, desiredInstances: event.data.to };
+      case 'AgentDecommissioningStarted':
+        return { ...state, decommissioningSagaId: event.data.sagaId };
     }
+    return state;
   },
 
   decide(command, state) {
@@ -55,11 +66,11 @@ export const agentDecider: Decider<AgentState, AgentCommand, AgentEvent> = {
       case 'RegisterAgent': {
         const agentExists = (agent: RegisteredAgent) => new DomainError('AGENT_EXISTS', `agent ${agent.agentId} already exists`, { agentId: agent.agentId });
         if (createdBySameSaga(state, command.data.sagaId, agentExists)) return [];
-        const { capabilities, resources, ...rest } = command.data;
+        const { capabilities, resources, scaling, ...rest } = command.data;
         return [
           {
             type: 'AgentRegistered',
-            data: { ...rest, capabilities: [...capabilities], resources: { ...resources } },
+            data: { ...rest, capabilities: [...capabilities], resources: { ...resources }, ...(scaling ? { scaling: { ...scaling } } : {}) },
           },
         ];
       }
@@ -91,6 +102,35 @@ export const agentDecider: Decider<AgentState, AgentCommand, AgentEvent> = {
         const agent = notDecommissioned(state);
         if (agent.status === 'ACTIVE') return [];
         return [{ type: 'AgentActivated', data: { agentId: agent.agentId } }];
+      }
+      case 'ScaleAgent': {
+        const agent = notDecommissioned(state);
+        const { desired, reason, cappedByQuota, uncapped } = command.data;
+        if (!Number.isInteger(desired) || desired < 0) throw new DomainError('INVALID_SCALE', `desired instances must be a whole number ≥ 0, not ${desired}`);
+        if (desired === agent.desiredInstances) return [];
+        return [
+          {
+            type: 'AgentScaled',
+            data: {
+              agentId: agent.agentId,
+              from: agent.desiredInstances,
+              to: desired,
+              reason,
+              ...(cappedByQuota ? { cappedByQuota: true, ...(uncapped !== undefined ? { uncapped } : {}) } : {}),
+            },
+          },
+        ];
+      }
+      case 'StartDecommissioning': {
+        const agent = notDecommissioned(state);
+        if (agent.decommissioningSagaId === command.data.sagaId) return [];
+        if (agent.decommissioningSagaId) {
+          throw new DomainError('AGENT_DECOMMISSIONING', `agent ${agent.agentId} is already being decommissioned`, {
+            agentId: agent.agentId,
+            sagaId: agent.decommissioningSagaId,
+          });
+        }
+        return [{ type: 'AgentDecommissioningStarted', data: { agentId: agent.agentId, sagaId: command.data.sagaId, reason: command.data.reason } }];
       }
       case 'DecommissionAgent': {
         const agent = registered(state);

@@ -17,7 +17,8 @@ export type RegisterService = DomainCommand<
     nameTakenByLiveAgent: boolean;
   }
 >;
-export type ChangeServiceStatus = DomainCommand<'ChangeServiceStatus', { status: ServiceStatus }>;
+/** `reason`: why it changed (e.g. "3 heartbeat intervals of silence"), kept in the event. */
+export type ChangeServiceStatus = DomainCommand<'ChangeServiceStatus', { status: ServiceStatus; reason?: string }>;
 export type DeregisterService = DomainCommand<'DeregisterService', Record<string, never>>;
 
 export type ServiceCommand = RegisterService | ChangeServiceStatus | DeregisterService;

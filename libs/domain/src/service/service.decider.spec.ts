@@ -83,7 +83,7 @@ describe('service decider', () => {
         spec
           .given([registered])
           .when(changeStatus(status))
-          .then([{ type: 'ServiceStatusChanged', data: { agentId: 'a1', status } }]);
+          .then([{ type: 'ServiceStatusChanged', data: { agentId: 'a1', status, from: 'HEALTHY', to: status, reason: 'status reported' } }]);
       }
     });
 

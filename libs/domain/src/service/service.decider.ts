@@ -76,7 +76,12 @@ export const serviceDecider: Decider<ServiceState, ServiceCommand, ServiceEvent>
         }
         const status = validStatus(command.data.status);
         if (status === state.status) return [];
-        return [{ type: 'ServiceStatusChanged', data: { agentId: state.agentId, status } }];
+        return [
+          {
+            type: 'ServiceStatusChanged',
+            data: { agentId: state.agentId, status, from: state.status, to: status, reason: command.data.reason ?? 'status reported' },
+          },
+        ];
       }
       case 'DeregisterService':
         // Nothing registered, or already deregistered: a compensation has nothing left to undo.

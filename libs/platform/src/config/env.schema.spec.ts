@@ -27,6 +27,8 @@ describe('the environment schema', () => {
       DB_WORKER_STATEMENT_TIMEOUT_MS: 30_000,
       DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: 60_000,
       SHUTDOWN_TIMEOUT_MS: 10_000,
+      AGENT_HEARTBEAT_MS: 10_000,
+      AGENT_RUNTIME: 'local',
     });
   });
 
@@ -65,6 +67,10 @@ describe('the environment schema', () => {
       DB_WORKER_STATEMENT_TIMEOUT_MS: '20000',
       DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: '5000',
       SHUTDOWN_TIMEOUT_MS: '3000',
+      AGENT_HEARTBEAT_MS: '2000',
+      AGENT_RUNTIME: 'External',
+      AGENT_RUNTIME_CONFIG: '/etc/saga/agents.json',
+      AGENT_API_URL: 'http://api:3000',
     });
     expect(env).toEqual({
       DATABASE_URL: 'postgresql://app:pw@db:5432/saga',
@@ -84,6 +90,10 @@ describe('the environment schema', () => {
       DB_WORKER_STATEMENT_TIMEOUT_MS: 20_000,
       DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: 5000,
       SHUTDOWN_TIMEOUT_MS: 3000,
+      AGENT_HEARTBEAT_MS: 2000,
+      AGENT_RUNTIME: 'external',
+      AGENT_RUNTIME_CONFIG: '/etc/saga/agents.json',
+      AGENT_API_URL: 'http://api:3000',
     });
   });
 

@@ -46,6 +46,10 @@ export const envSchema = z.object({
   DB_WORKER_STATEMENT_TIMEOUT_MS: ms(DEFAULT_DB_TIMEOUTS.workerStatementTimeoutMs),
   DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: ms(DEFAULT_DB_TIMEOUTS.idleInTransactionTimeoutMs),
   SHUTDOWN_TIMEOUT_MS: ms(10_000),
+  AGENT_HEARTBEAT_MS: ms(10_000),
+  AGENT_RUNTIME: setting('local or external', z.string().trim().toLowerCase().pipe(z.enum(['local', 'external'])).default('local')),
+  AGENT_RUNTIME_CONFIG: setting('a file path', z.string().optional()),
+  AGENT_API_URL: setting('an http:// or https:// URL', url(['http:', 'https:']).optional()),
 });
 
 export type Env = Omit<z.output<typeof envSchema>, 'LOG_LEVEL'> & { LOG_LEVEL: LogLevel };

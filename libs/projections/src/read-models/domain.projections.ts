@@ -54,9 +54,14 @@ export const agentsProjection = entityProjection({
       saga_id: d.sagaId ?? null,
       created_at: at(e),
       updated_at: at(e),
+      scaling: d.scaling ?? null,
+      desired_instances: d.scaling?.min ?? 1,
+      decommissioning_saga_id: null,
     }),
   ],
   updates: {
+    [AgentEventType.AgentScaled]: (d, e) => ({ desired_instances: d.to, updated_at: at(e) }),
+    [AgentEventType.AgentDecommissioningStarted]: (d, e) => ({ decommissioning_saga_id: d.sagaId, updated_at: at(e) }),
     [AgentEventType.PermissionsGranted]: (d, e, row) => ({ permissions: union(row.permissions, d.permissions), updated_at: at(e) }),
     [AgentEventType.PermissionsRevoked]: (d, e, row) => ({
       permissions: ((row.permissions as string[]) ?? []).filter((p) => !(d.permissions as string[]).includes(p)),

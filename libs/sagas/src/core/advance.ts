@@ -7,7 +7,7 @@ import { SagaState } from './saga.state';
 /**
  * The transitions that are due at once in `state` and need no effect's outcome first: start the
  * steps (or retries) that are due, start the next compensation, finish a compensation with nothing
- * left to undo. The executor appends them in the same commit as the transition that made them due
+ * left to undo, cancel the external steps of a saga that stopped running. The executor appends them in the same commit as the transition that made them due
  * (a step's outcome and the start of the next step: one commit per step instead of two). Timeouts
  * are left to the worker loop: only it knows which effects are in flight. Pure.
  */
@@ -22,6 +22,10 @@ export function advance(state: SagaState, now: Date): { events: SagaEvent[]; sta
       if (action.kind === 'start-step' || action.kind === 'retry-step') command = { type: 'StartStep', data: { step: action.step, at: now } };
       else if (action.kind === 'compensate-step') command = { type: 'StartStepCompensation', data: { step: action.step, at: now } };
       else if (action.kind === 'finish-compensation') command = { type: 'FinishCompensation', data: { at: now } };
+      else if (action.kind === 'cancel-step') {
+        const error = `cancelled: the saga is ${s.status.toLowerCase()}`;
+        command = { type: 'FailStep', data: { step: action.step, attempt: action.attempt, error, code: 'CANCELLED', at: now, jitter: 0, retryable: false } };
+      }
       if (!command) continue;
       try {
         const evs = decide(command, s);
@@ -31,7 +35,7 @@ export function advance(state: SagaState, now: Date): { events: SagaEvent[]; sta
         if (!(err instanceof SagaError)) throw err;
       }
       // A compensation or finish changes what is due next: plan again from the new state.
-      if (command.type !== 'StartStep' && produced.length) break;
+      if (command.type !== 'StartStep' && command.type !== 'FailStep' && produced.length) break;
     }
     if (produced.length === 0) break;
     events.push(...produced);

@@ -10,8 +10,23 @@ export interface WorkflowTask {
   priority?: PriorityName;
   retry?: { maxAttempts: number; backoffMs: number };
   timeoutMs?: number;
+  /** Agent tasks only: held back `delayMs`; fails EXPIRED when no instance took it within `ttlMs`. */
+  queue?: { delayMs?: number; ttlMs?: number };
   compensation?: { handler: string; config?: unknown };
 }
+
+/** `agent:<capability>`: the task is queued for any agent of the tenant with that capability. */
+export const AGENT_HANDLER_PREFIX = 'agent:';
+export const CAPABILITY_PATTERN = /^[a-z0-9][a-z0-9._-]{0,99}$/;
+
+/** The capability of an `agent:<capability>` handler name, or undefined for any other handler. */
+export function agentCapabilityOf(handler: unknown): string | undefined {
+  if (typeof handler !== 'string' || !handler.startsWith(AGENT_HANDLER_PREFIX)) return undefined;
+  const capability = handler.slice(AGENT_HANDLER_PREFIX.length);
+  return CAPABILITY_PATTERN.test(capability) ? capability : undefined;
+}
+
+const ONE_YEAR_MS = 31_536_000_000;
 
 export interface TaskWorkflowInput {
   name: string;
@@ -71,11 +86,27 @@ export function validateWorkflow(input: TaskWorkflowInput, knownHandlers: readon
     } else {
       indexById.set(t.id, i);
     }
-    if (typeof t.handler !== 'string' || !handlers.has(t.handler)) add(`${f}.handler`, `unknown handler ${String(t.handler)}`);
+    const capability = agentCapabilityOf(t.handler);
+    if (typeof t.handler === 'string' && t.handler.startsWith(AGENT_HANDLER_PREFIX) && !capability) {
+      add(`${f}.handler`, `agent handler must be agent:<capability> with a capability matching ${CAPABILITY_PATTERN}`);
+    } else if (!capability && (typeof t.handler !== 'string' || !handlers.has(t.handler))) add(`${f}.handler`, `unknown handler ${String(t.handler)}`);
     if (t.compensation !== undefined) {
       if (!isObject(t.compensation)) add(`${f}.compensation`, 'must be an object');
       else if (typeof t.compensation.handler !== 'string' || !handlers.has(t.compensation.handler)) {
         add(`${f}.compensation.handler`, `unknown handler ${String(t.compensation.handler)}`);
+      }
+    }
+    if (t.queue !== undefined) {
+      if (!isObject(t.queue)) add(`${f}.queue`, 'must be an object');
+      else {
+        if (!capability) add(`${f}.queue`, 'only agent:<capability> tasks are queued');
+        const { delayMs, ttlMs } = t.queue;
+        if (delayMs !== undefined && (!Number.isInteger(delayMs) || delayMs < 0 || delayMs > ONE_YEAR_MS)) {
+          add(`${f}.queue.delayMs`, `must be an integer from 0 to ${ONE_YEAR_MS}`);
+        }
+        if (ttlMs !== undefined && (!Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > ONE_YEAR_MS)) {
+          add(`${f}.queue.ttlMs`, `must be an integer from 1 to ${ONE_YEAR_MS}`);
+        }
       }
     }
     if (t.priority !== undefined && !Object.prototype.hasOwnProperty.call(STEP_PRIORITY, t.priority)) {

@@ -17,6 +17,11 @@ export type SagaAction =
    * (`phase: 'compensation'`, decide FailStepCompensation) outlived its timeout.
    */
   | { kind: 'timeout-step'; step: string; attempt: number; phase: 'step' | 'compensation'; timeoutMs: number }
+  /**
+   * An external step (an agent's task) still running in a saga that stopped running: decide
+   * FailStep (CANCELLED) at once, so compensation need not wait for the agent.
+   */
+  | { kind: 'cancel-step'; step: string; attempt: number }
   /** Run the compensation of `step`: decide StartStepCompensation. */
   | { kind: 'compensate-step'; step: string }
   /** Nothing is left to undo: decide FinishCompensation. */
@@ -62,6 +67,13 @@ export function nextWork(state: SagaState, now: Date): NextWork {
         phase: 'compensation',
         timeoutMs: p.compensation?.timeoutMs ?? 0,
       });
+    }
+  }
+
+  if (state.status === 'COMPENSATING') {
+    for (const p of plan.steps) {
+      const st = state.steps[p.name];
+      if (p.external && st?.status === 'RUNNING') actions.push({ kind: 'cancel-step', step: p.name, attempt: st.attempts });
     }
   }
 

@@ -35,7 +35,7 @@ export function startStep(command: StartStep, state: SagaState): SagaEvent[] {
   return [
     {
       type: 'StepStarted',
-      data: { step, attempt: state.steps[step].attempts + 1, at, timeoutAt: addMs(at, plan.timeoutMs) },
+      data: { step, attempt: state.steps[step].attempts + 1, at, ...(plan.external ? {} : { timeoutAt: addMs(at, plan.timeoutMs) }) },
     },
   ];
 }
@@ -73,15 +73,16 @@ export function failStep(command: FailStep, state: SagaState): SagaEvent[] {
   const plan = currentAttempt(state, command.data);
   if (!plan) return [];
   const at = toIso(command.data.at);
+  const code = command.data.code !== undefined ? { code: command.data.code } : {};
   const retryable = command.data.retryable !== false;
   if (state.status === 'RUNNING' && retryable && attempt < plan.retry.maxAttempts) {
     const delayMs = backoffDelayMs(plan.retry, attempt, command.data.jitter);
     return [
-      { type: 'StepFailed', data: { step, attempt, error, final: false, at } },
+      { type: 'StepFailed', data: { step, attempt, error, ...code, final: false, at } },
       { type: 'StepRetryScheduled', data: { step, nextAttempt: attempt + 1, dueAt: addMs(at, delayMs), delayMs, at } },
     ];
   }
-  const events: SagaEvent[] = [{ type: 'StepFailed', data: { step, attempt, error, final: true, at } }];
+  const events: SagaEvent[] = [{ type: 'StepFailed', data: { step, attempt, error, ...code, final: true, at } }];
   if (state.status === 'RUNNING') {
     events.push({ type: 'CompensationStarted', data: { reason: `step ${step} failed: ${error}`, failedStep: step, at } });
   }

@@ -33,6 +33,7 @@ describe('toSagaView', () => {
         { name: 'b', status: 'FAILED', attempts: 1, startedAt: at(3), error: 'flaky' },
         { name: 'c', status: 'PENDING', attempts: 0 },
       ],
+      progress: { completedSteps: 1, totalSteps: 3, percent: 33 },
       version: 5,
       startedAt: at(0),
       updatedAt: at(4),

@@ -10,6 +10,15 @@ export interface SagaStepView {
   finishedAt?: string;
   output?: unknown;
   error?: string;
+  /** Where the platform decided the failure: TIMEOUT, EXPIRED, LOCK_EXPIRED, CANCELLED, CIRCUIT_OPEN. */
+  errorCode?: string;
+}
+
+/** Completed ÷ total steps (succeeded or skipped count as completed). */
+export interface SagaProgressView {
+  completedSteps: number;
+  totalSteps: number;
+  percent: number;
 }
 
 /** `GET /v1/sagas/{sagaId}`. */
@@ -20,6 +29,7 @@ export interface SagaView {
   status: SagaStatus;
   input: unknown;
   steps: SagaStepView[];
+  progress: SagaProgressView;
   version: number;
   startedAt: string;
   updatedAt: string;
@@ -52,8 +62,11 @@ export function toSagaView(state: SagaState, version: number): SagaView {
       ...(st.finishedAt !== undefined ? { finishedAt: st.finishedAt } : {}),
       ...(st.output !== undefined ? { output: st.output } : {}),
       ...(st.error !== undefined ? { error: st.error } : {}),
+      ...(st.errorCode !== undefined && st.status !== 'SUCCEEDED' ? { errorCode: st.errorCode } : {}),
     };
   });
+  const completedSteps = steps.filter((s) => s.status === 'SUCCEEDED' || s.status === 'SKIPPED').length;
+  const totalSteps = steps.length;
   return {
     sagaId: state.sagaId,
     tenantId: state.tenantId,
@@ -61,6 +74,7 @@ export function toSagaView(state: SagaState, version: number): SagaView {
     status: state.status,
     input: state.input,
     steps,
+    progress: { completedSteps, totalSteps, percent: totalSteps ? Math.round((completedSteps / totalSteps) * 100) : 100 },
     version,
     startedAt: state.startedAt,
     updatedAt: state.updatedAt ?? state.startedAt,

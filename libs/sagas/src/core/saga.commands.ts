@@ -12,7 +12,7 @@ export type SucceedStep = { type: 'SucceedStep'; data: { step: string; attempt: 
  */
 export type FailStep = {
   type: 'FailStep';
-  data: { step: string; attempt: number; error: string; at: Instant; jitter: number; retryable?: boolean };
+  data: { step: string; attempt: number; error: string; at: Instant; jitter: number; retryable?: boolean; code?: string };
 };
 export type StartStepCompensation = { type: 'StartStepCompensation'; data: { step: string; at: Instant } };
 export type SucceedStepCompensation = { type: 'SucceedStepCompensation'; data: { step: string; attempt: number; at: Instant } };

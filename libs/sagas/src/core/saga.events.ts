@@ -2,11 +2,13 @@ import { SagaIdentity } from './saga.types';
 
 /** Saga events. Type strings are stable (stored); every time is an ISO-8601 string. */
 export type SagaStarted = { type: 'SagaStarted'; data: SagaIdentity & { at: string } };
-export type StepStarted = { type: 'StepStarted'; data: { step: string; attempt: number; at: string; timeoutAt: string } };
+/** `timeoutAt` is absent for an external step (its queue bounds the attempt from the lock). */
+export type StepStarted = { type: 'StepStarted'; data: { step: string; attempt: number; at: string; timeoutAt?: string } };
 export type StepSucceeded = { type: 'StepSucceeded'; data: { step: string; attempt: number; output?: unknown; at: string } };
 export type StepFailed = {
   type: 'StepFailed';
-  data: { step: string; attempt: number; error: string; final: boolean; at: string };
+  /** `code`: set where the platform decided the failure (TIMEOUT, EXPIRED, LOCK_EXPIRED, CANCELLED, ...). */
+  data: { step: string; attempt: number; error: string; code?: string; final: boolean; at: string };
 };
 export type StepRetryScheduled = {
   type: 'StepRetryScheduled';

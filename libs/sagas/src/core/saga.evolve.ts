@@ -46,12 +46,12 @@ function applyEvent(state: SagaState, event: SagaEvent): SagaState {
     }
     case 'StepSucceeded': {
       const d = event.data;
-      const s = patchStep(state, d.step, { ...SETTLED, status: 'SUCCEEDED', output: d.output, error: undefined, finishedAt: d.at });
+      const s = patchStep(state, d.step, { ...SETTLED, status: 'SUCCEEDED', output: d.output, error: undefined, errorCode: undefined, finishedAt: d.at });
       return s.completionOrder.includes(d.step) ? s : { ...s, completionOrder: [...s.completionOrder, d.step] };
     }
     case 'StepFailed': {
       const d = event.data;
-      return patchStep(state, d.step, { ...SETTLED, status: 'FAILED', error: d.error, finishedAt: d.final ? d.at : undefined });
+      return patchStep(state, d.step, { ...SETTLED, status: 'FAILED', error: d.error, errorCode: d.code, finishedAt: d.final ? d.at : undefined });
     }
     case 'StepRetryScheduled':
       return patchStep(state, event.data.step, { nextAttemptDueAt: event.data.dueAt });

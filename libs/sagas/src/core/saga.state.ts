@@ -29,6 +29,8 @@ export interface SagaStepState {
   finishedAt?: string;
   output?: unknown;
   error?: string;
+  /** Where the platform decided the failure: TIMEOUT, EXPIRED, LOCK_EXPIRED, CANCELLED, ... */
+  errorCode?: string;
   /**
    * Step FAILED: when the next attempt is due (absent: the failure was final).
    * Step COMPENSATING: when the next compensation attempt is due.

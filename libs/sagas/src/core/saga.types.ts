@@ -10,9 +10,9 @@ export type StepStatus =
   | 'COMPENSATION_FAILED'
   | 'SKIPPED';
 
-export type SagaType = 'agent-provisioning' | 'task-workflow';
+export type SagaType = 'agent-provisioning' | 'task-workflow' | 'agent-decommissioning';
 
-export const SAGA_TYPES: readonly SagaType[] = ['agent-provisioning', 'task-workflow'];
+export const SAGA_TYPES: readonly SagaType[] = ['agent-provisioning', 'task-workflow', 'agent-decommissioning'];
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -61,6 +61,12 @@ export interface StepPlan {
   timeoutMs: number;
   /** Absent: the step is a pivot or has nothing to undo; it is never compensated. */
   compensation?: CompensationPlan;
+  /**
+   * The step's work is done outside the worker (an agent takes it from a queue): no effect runs
+   * in-process, `timeoutMs` does not bound the attempt from its start (the queue bounds it from
+   * the lock), and when the saga stops running the attempt is cancelled at once.
+   */
+  external?: boolean;
 }
 
 /**
@@ -69,7 +75,14 @@ export interface StepPlan {
  */
 export function stepPlan(
   name: string,
-  options: { dependsOn: string[]; priority: number; retry?: Partial<RetryPolicy>; timeoutMs?: number; compensable: boolean },
+  options: {
+    dependsOn: string[];
+    priority: number;
+    retry?: Partial<RetryPolicy>;
+    timeoutMs?: number;
+    compensable: boolean;
+    external?: boolean;
+  },
 ): StepPlan {
   const timeoutMs = options.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
   return {
@@ -79,6 +92,7 @@ export function stepPlan(
     retry: { ...DEFAULT_STEP_RETRY, ...options.retry },
     timeoutMs,
     ...(options.compensable ? { compensation: { retry: { ...DEFAULT_COMPENSATION_RETRY }, timeoutMs } } : {}),
+    ...(options.external ? { external: true } : {}),
   };
 }
 

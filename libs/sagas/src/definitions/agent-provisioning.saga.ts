@@ -1,10 +1,18 @@
 import { deterministicUuid } from '@app/event-store';
 import { ValidationProblem } from '../core/dag';
 import { DomainCommandDispatcher } from '../domain-commands/domain-commands';
-import { SagaDefinition, StepContext, StepOutcome } from './saga-definition';
+import { ExternalTaskSpec, SagaDefinition, StepContext, StepOutcome } from './saga-definition';
 import { TaskHandlerRegistry } from '../tasks/task-handler';
-import { AgentProvisioningInput, agentProvisioningPlan } from './agent-provisioning.plan';
-import { runTask } from './run-task';
+import {
+  AGENT_INITIAL_TASK_HANDLER,
+  AgentProvisioningInput,
+  DEFAULT_INITIAL_TASK_TTL_MS,
+  agentProvisioningPlan,
+  reservedInstances,
+} from './agent-provisioning.plan';
+import { runTask, taskRecordCommands } from './run-task';
+import { SagaState } from '../core/saga.state';
+import { STEP_PRIORITY } from '../core/saga.types';
 
 export const agentIdOf = (sagaId: string) => deterministicUuid(`${sagaId}:agent`);
 export const initialTaskIdOf = (sagaId: string) => deterministicUuid(`${sagaId}:initial-task`);
@@ -26,10 +34,39 @@ export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningIn
 
   validate(input: AgentProvisioningInput): ValidationProblem[] {
     const task = input.agent?.initialTask;
-    if (task && !this.handlers.get(task.handler)) {
-      return [{ field: 'agent.initialTask.handler', message: `unknown handler "${task.handler}"` }];
+    if (task && task.handler !== AGENT_INITIAL_TASK_HANDLER && !this.handlers.get(task.handler)) {
+      return [{ field: 'agent.initialTask.handler', message: `unknown handler "${task.handler}" (or "agent": run it on the agent)` }];
+    }
+    if (task?.queue !== undefined && task.handler !== AGENT_INITIAL_TASK_HANDLER) {
+      return [{ field: 'agent.initialTask.queue', message: 'only an initial task with handler "agent" is queued' }];
     }
     return [];
+  }
+
+  /** The initial task run on the agent being provisioned: addressed to it, within its TTL. */
+  externalTask(state: SagaState, step: string, attempt: number): ExternalTaskSpec {
+    const { agent } = state.input as AgentProvisioningInput;
+    const task = agent.initialTask;
+    if (step !== 'run-initial-task' || !task) throw new Error(`agent-provisioning: ${step} is not an agent task`);
+    const taskId = initialTaskIdOf(state.sagaId);
+    const config = (task.config as Record<string, unknown>) ?? {};
+    const startedAt = state.steps[step]?.startedAt ?? new Date().toISOString();
+    return {
+      taskId,
+      agentId: agentIdOf(state.sagaId),
+      priority: STEP_PRIORITY.HIGH,
+      input: config,
+      ttlMs: task.queue?.ttlMs ?? DEFAULT_INITIAL_TASK_TTL_MS,
+      outcomeCommands: (outcome, at) =>
+        taskRecordCommands(
+          { sagaId: state.sagaId, tenantId: state.tenantId, commandId: `${state.sagaId}:${step}:run`, attempt, correlationId: state.correlationId },
+          { taskId, name: task.name, handler: task.handler, config },
+          startedAt,
+          'output' in outcome
+            ? { type: 'CompleteTask', data: { output: outcome.output ?? null, at } }
+            : { type: 'FailTask', data: { error: { message: outcome.error }, attempt, at } },
+        ),
+    };
   }
 
   plan(input: AgentProvisioningInput) {
@@ -40,6 +77,8 @@ export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningIn
     const { agent } = ctx.state.input as AgentProvisioningInput;
     const agentId = agentIdOf(ctx.sagaId);
     const env = { tenantId: ctx.tenantId, commandId: ctx.commandId, metadata: { correlationId: ctx.correlationId } };
+    const instances = reservedInstances(ctx.state.input as AgentProvisioningInput);
+    const reserved = { cpuMillis: agent.resources.cpuMillis * instances, memoryMb: agent.resources.memoryMb * instances };
     switch (ctx.step) {
       case 'register-agent':
         return {
@@ -59,6 +98,7 @@ export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningIn
                   capabilities: agent.capabilities,
                   resources: agent.resources,
                   sagaId: ctx.sagaId,
+                  ...(agent.scaling ? { scaling: agent.scaling } : {}),
                 },
               },
             },
@@ -66,9 +106,9 @@ export class AgentProvisioningSaga implements SagaDefinition<AgentProvisioningIn
         };
       case 'reserve-resources':
         return {
-          output: { ...agent.resources },
+          output: { ...reserved },
           commands: [
-            { ...env, aggregate: 'quota', id: ctx.tenantId, command: { type: 'ReserveResources', data: { reservationId: ctx.sagaId, ...agent.resources } } },
+            { ...env, aggregate: 'quota', id: ctx.tenantId, command: { type: 'ReserveResources', data: { reservationId: ctx.sagaId, ...reserved } } },
           ],
         };
       case 'grant-permissions':

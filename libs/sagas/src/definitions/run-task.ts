@@ -11,6 +11,35 @@ export interface TaskSpec {
 }
 
 /**
+ * The task aggregate's record of one attempt: scheduled, started and finished in ONE decision (one
+ * append), committed with the saga's outcome of the step. `commandId` is the step's.
+ */
+export function taskRecordCommands(
+  ids: { sagaId: string; tenantId: string; commandId: string; attempt: number; correlationId?: string },
+  task: Pick<TaskSpec, 'taskId' | 'name' | 'handler' | 'config'>,
+  startedAt: string,
+  outcome: { type: 'CompleteTask'; data: { output: unknown; at: string } } | { type: 'FailTask'; data: { error: { message: string }; attempt: number; at: string } },
+): DomainCommandEnvelope[] {
+  const phase = outcome.type === 'CompleteTask' ? 'complete' : 'fail';
+  const schedule = {
+    type: 'ScheduleTask',
+    data: { taskId: task.taskId, sagaId: ids.sagaId, tenantId: ids.tenantId, name: task.name, handler: task.handler, config: task.config },
+  };
+  const start = { type: 'StartTask', data: { attempt: ids.attempt, at: startedAt } };
+  return [
+    {
+      aggregate: 'task',
+      id: task.taskId,
+      tenantId: ids.tenantId,
+      metadata: { correlationId: ids.correlationId },
+      commandId: `${ids.commandId}:${phase}:${ids.attempt}`,
+      command: schedule,
+      then: [start, outcome],
+    },
+  ];
+}
+
+/**
  * Runs a task handler outside any transaction (it may call the outside world), then hands back the
  * task's command (scheduled, started and finished in one decision) to commit with the saga's.
  */
@@ -21,16 +50,8 @@ export async function runTask(
 ): Promise<StepOutcome> {
   const handler = handlers.get(task.handler);
   const startedAt = new Date().toISOString();
-  const base = { aggregate: 'task' as const, id: task.taskId, tenantId: ctx.tenantId, metadata: { correlationId: ctx.correlationId } };
-  // Scheduled, started and finished in ONE decision on the task aggregate: one append.
-  const schedule = {
-    type: 'ScheduleTask',
-    data: { taskId: task.taskId, sagaId: ctx.sagaId, tenantId: ctx.tenantId, name: task.name, handler: task.handler, config: task.config },
-  };
-  const start = { type: 'StartTask', data: { attempt: ctx.attempt, at: startedAt } };
-  const record = (outcome: { type: string; data: unknown }, phase: string): DomainCommandEnvelope[] => [
-    { ...base, commandId: `${ctx.commandId}:${phase}:${ctx.attempt}`, command: schedule, then: [start, outcome] },
-  ];
+  const record = (outcome: Parameters<typeof taskRecordCommands>[3]): DomainCommandEnvelope[] =>
+    taskRecordCommands(ctx, task, startedAt, outcome);
   if (!handler) throw new StepFailure(`unknown task handler ${task.handler}`, false, 'UNKNOWN_HANDLER');
   let output: unknown;
   try {
@@ -52,12 +73,12 @@ export async function runTask(
       message,
       !(err instanceof PermanentTaskError),
       'TASK_FAILED',
-      record({ type: 'FailTask', data: { error: { message }, attempt: ctx.attempt, at: failedAt } }, 'fail'),
+      record({ type: 'FailTask', data: { error: { message }, attempt: ctx.attempt, at: failedAt } }),
     );
   }
   const completedAt = new Date().toISOString();
   return {
     output: output ?? null,
-    commands: record({ type: 'CompleteTask', data: { output: output ?? null, at: completedAt } }, 'complete'),
+    commands: record({ type: 'CompleteTask', data: { output: output ?? null, at: completedAt } }),
   };
 }

@@ -63,6 +63,28 @@ export class StepFailure extends Error implements DomainEffects {
   }
 }
 
+/**
+ * The queue entry of an external step (see StepPlan.external): what an agent must do. Either any
+ * agent of the tenant with `capability`, or the agent `agentId` (an initial task).
+ */
+export interface ExternalTaskSpec {
+  taskId: string;
+  capability?: string;
+  agentId?: string;
+  /** Higher first: LOW=0, NORMAL=1, HIGH=2, CRITICAL=3. */
+  priority: number;
+  /** The task's config with its templates rendered. */
+  input: unknown;
+  /** Held back this long after the step started. */
+  delayMs?: number;
+  /** Fails EXPIRED when no instance took it within this long. */
+  ttlMs?: number;
+  /** Bounds each attempt from the moment an instance locks it. */
+  attemptTimeoutMs?: number;
+  /** The domain commands recording the task's outcome, committed with the step's outcome. */
+  outcomeCommands?(outcome: { output: unknown } | { error: string }, at: string): DomainCommandEnvelope[];
+}
+
 /** A saga type: its plan from the input, and the effects of its steps and compensations. */
 export interface SagaDefinition<Input = any> {
   type: SagaType;
@@ -72,4 +94,6 @@ export interface SagaDefinition<Input = any> {
   plan(input: Input): SagaPlan;
   run(ctx: StepContext): Promise<StepOutcome>;
   compensate(ctx: StepContext): Promise<StepOutcome>;
+  /** The queue entry of an external step's attempt, from the state in which it starts. */
+  externalTask?(state: SagaState, step: string, attempt: number): ExternalTaskSpec;
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_WORKFLOW_MAX_PARALLEL, TaskWorkflowInput } from '../core/dag';
+import { DEFAULT_WORKFLOW_MAX_PARALLEL, TaskWorkflowInput, agentCapabilityOf } from '../core/dag';
 import { STEP_PRIORITY, SagaPlan, stepPlan } from '../core/saga.types';
 
 /**
@@ -13,6 +13,7 @@ export function taskWorkflowPlan(input: TaskWorkflowInput): SagaPlan {
       retry: task.retry ? { maxAttempts: task.retry.maxAttempts, backoffMs: task.retry.backoffMs } : undefined,
       timeoutMs: task.timeoutMs,
       compensable: Boolean(task.compensation),
+      external: agentCapabilityOf(task.handler) !== undefined,
     }),
   );
   return { sagaType: 'task-workflow', maxParallel: input.maxParallel ?? DEFAULT_WORKFLOW_MAX_PARALLEL, steps };

@@ -1,12 +1,21 @@
 import { deterministicUuid } from '@app/event-store';
-import { ancestorsOf, TaskWorkflowInput, validateWorkflow, ValidationProblem, WorkflowTask } from '../core/dag';
+import { agentCapabilityOf, ancestorsOf, TaskWorkflowInput, validateWorkflow, ValidationProblem, WorkflowTask } from '../core/dag';
+import { SagaState } from '../core/saga.state';
+import { STEP_PRIORITY } from '../core/saga.types';
 import { isSagaError } from '../core/saga.errors';
 import { renderTemplates } from '../core/templates';
 import { DomainCommandDispatcher } from '../domain-commands/domain-commands';
-import { SagaDefinition, StepContext, StepFailure, StepOutcome } from './saga-definition';
+import { ExternalTaskSpec, SagaDefinition, StepContext, StepFailure, StepOutcome } from './saga-definition';
 import { PermanentTaskError, TaskHandlerRegistry } from '../tasks/task-handler';
 import { taskWorkflowPlan } from './task-workflow.plan';
-import { runTask } from './run-task';
+import { runTask, taskRecordCommands } from './run-task';
+
+/** Outputs of the saga's succeeded steps, by step name. */
+function outputsOf(state: SagaState): Record<string, unknown> {
+  const outputs: Record<string, unknown> = {};
+  for (const [name, s] of Object.entries(state.steps)) if (s.status === 'SUCCEEDED' || s.output !== undefined) outputs[name] = s.output;
+  return outputs;
+}
 
 export const workflowTaskIdOf = (sagaId: string, taskId: string) => deterministicUuid(`${sagaId}:task:${taskId}`);
 
@@ -31,17 +40,52 @@ export class TaskWorkflowSaga implements SagaDefinition<TaskWorkflowInput> {
     return taskWorkflowPlan(input);
   }
 
-  private task(ctx: StepContext): WorkflowTask {
+  private task(ctx: { state: SagaState; step: string }): WorkflowTask {
     const task = (ctx.state.input as TaskWorkflowInput).tasks.find((t) => t.id === ctx.step);
     if (!task) throw new StepFailure(`unknown task ${ctx.step}`, false);
     return task;
   }
 
-  private upstream(ctx: StepContext, task: WorkflowTask): Record<string, unknown> {
+  private upstream(ctx: { state: SagaState; outputs: Record<string, unknown> }, task: WorkflowTask): Record<string, unknown> {
     const deps = new Map((ctx.state.input as TaskWorkflowInput).tasks.map((t) => [t.id, t.dependsOn ?? []] as const));
     const out: Record<string, unknown> = {};
     for (const id of ancestorsOf(task.id, deps)) if (id in ctx.outputs) out[id] = ctx.outputs[id];
     return out;
+  }
+
+  /** An `agent:<capability>` task: queued for any agent of the tenant with that capability. */
+  externalTask(state: SagaState, step: string, attempt: number): ExternalTaskSpec {
+    const task = this.task({ state, step });
+    const capability = agentCapabilityOf(task.handler);
+    if (!capability) throw new Error(`task ${step} is not an agent task`);
+    const upstream = this.upstream({ state, outputs: outputsOf(state) }, task);
+    // A template that cannot be rendered now (a missing path) is the agent's to see: unrendered.
+    let input: Record<string, unknown>;
+    try {
+      input = this.render(task.config, upstream);
+    } catch {
+      input = (task.config as Record<string, unknown>) ?? {};
+    }
+    const taskId = workflowTaskIdOf(state.sagaId, task.id);
+    const startedAt = state.steps[step]?.startedAt ?? new Date().toISOString();
+    return {
+      taskId,
+      capability,
+      priority: STEP_PRIORITY[task.priority ?? 'NORMAL'],
+      input,
+      ...(task.queue?.delayMs ? { delayMs: task.queue.delayMs } : {}),
+      ...(task.queue?.ttlMs ? { ttlMs: task.queue.ttlMs } : {}),
+      ...(task.timeoutMs ? { attemptTimeoutMs: task.timeoutMs } : {}),
+      outcomeCommands: (outcome, at) =>
+        taskRecordCommands(
+          { sagaId: state.sagaId, tenantId: state.tenantId, commandId: `${state.sagaId}:${step}:run`, attempt, correlationId: state.correlationId },
+          { taskId, name: task.id, handler: task.handler, config: input },
+          startedAt,
+          'output' in outcome
+            ? { type: 'CompleteTask', data: { output: outcome.output ?? null, at } }
+            : { type: 'FailTask', data: { error: { message: outcome.error }, attempt, at } },
+        ),
+    };
   }
 
   private render(config: unknown, outputs: Record<string, unknown>): Record<string, unknown> {

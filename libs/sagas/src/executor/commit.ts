@@ -7,6 +7,7 @@ import { Committed, ExecutorContext, Transition } from './executor.types';
 import { applyWorkChanges } from './postgres/saga-work';
 import { committedTransition, effectsStarted, sagaAppend, stateAfter, workChanges } from './transition';
 import { SAGA_WORK_CHANNEL } from './wakeups';
+import { externalWorkChanges } from './external-work';
 
 /**
  * Commits one saga transition in a transaction of its own (or of the caller's): its domain
@@ -44,7 +45,12 @@ export class TransitionCommitter {
     // from a fresh load, so no savepoint is needed.
     const appended = await this.ctx.store.appendToStream(append.streamId, append.events, { ...append, tx: client, savepoint: false });
     const result = committedTransition(t, append, appended, state);
-    await applyWorkChanges(client, { ...changes, notify: t.start ? SAGA_WORK_CHANNEL : undefined });
+    await applyWorkChanges(client, { ...changes, notify: t.start || t.dueNow ? SAGA_WORK_CHANNEL : undefined });
+    const external = externalWorkChanges(t, state, this.ctx.definition(state.sagaType));
+    if (external.enqueue.length || external.settle.length) {
+      if (!this.ctx.options.externalWork) throw new Error('this executor has no queue for external steps (agent tasks)');
+      await this.ctx.options.externalWork.apply(client, external);
+    }
     if (this.ctx.options.inTransaction) await this.ctx.options.inTransaction(client, result.recorded);
     return result;
   }

@@ -3,6 +3,7 @@ import { EventMetadata, EventStore, RecordedEvent } from '@app/event-store';
 import { SagaEvent } from '../core/saga.events';
 import { SagaState } from '../core/saga.state';
 import { DomainEffects, SagaDefinition } from '../definitions/saga-definition';
+import type { ExternalWorkQueue } from './external-work';
 
 export interface SagaExecutorOptions {
   /** Unique per process; owns leases. */
@@ -25,6 +26,8 @@ export interface SagaExecutorOptions {
   onNewWork?: () => void;
   /** Group commit of saga transitions (defaults: 64 per commit, 4 at once). */
   groupCommit?: GroupCommitOptions;
+  /** The queue of external steps (agent tasks), written in the transitions that start or end them. */
+  externalWork?: ExternalWorkQueue;
 }
 
 export interface GroupCommitOptions {
@@ -91,6 +94,8 @@ export interface Transition extends DomainEffects {
   held?: HeldSaga;
   /** A new saga: other workers are told there is work. */
   start?: boolean;
+  /** Reported from outside the saga's holder (an agent's outcome): due at once, workers told. */
+  dueNow?: boolean;
 }
 
 /** A committed transition: the saga's state and version after it, and its events as recorded. */

@@ -8,6 +8,7 @@ import { Committed, ExecutorContext, Transition } from './executor.types';
 import { appendWithWorkChanges } from './postgres/saga-work';
 import { committedTransition, sagaAppend, stateAfter, workChanges } from './transition';
 import { SagaWakeups } from './wakeups';
+import { touchesExternalSteps } from './external-work';
 
 type Member = Pending<Transition, Committed>;
 
@@ -31,7 +32,8 @@ export class SagaGroupCommit {
 
   commit(t: Transition): Promise<Committed> {
     if (t.events.length === 0 && !t.record && !t.commands?.length) return Promise.resolve({ ...t.loaded, recorded: [] });
-    if (t.record || (!t.held && !t.start) || this.maxSize <= 1) return this.committer.commitAlone(t);
+    // Transitions that start or end agent tasks write the queue too: on their own.
+    if (t.record || (!t.held && !t.start) || this.maxSize <= 1 || touchesExternalSteps(t)) return this.committer.commitAlone(t);
     return this.queue.submit(t);
   }
 

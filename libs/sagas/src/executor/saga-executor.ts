@@ -10,6 +10,7 @@ import { ExecutorContext, Loaded, SagaExecutorOptions } from './executor.types';
 import { SagaGroupCommit } from './group-commit';
 import { loadSaga, loadSagas } from './load';
 import { OperatorCommands } from './operator-commands';
+import { ExternalOutcome, ExternalOutcomes } from './external-work';
 import { SagaRunner } from './saga-runner';
 import { SagaStarter, StartSagaRequest, StartSagaResult } from './start';
 import { SagaWakeups } from './wakeups';
@@ -33,6 +34,7 @@ export class SagaExecutor {
   private readonly ctx: ExecutorContext;
   private readonly starter: SagaStarter;
   private readonly operator: OperatorCommands;
+  private readonly external: ExternalOutcomes;
   private readonly runner: SagaRunner;
   private readonly loop: WorkerLoop;
 
@@ -60,6 +62,7 @@ export class SagaExecutor {
     };
     this.starter = new SagaStarter(this.ctx, commit, (sagaId) => this.load(sagaId), newWork);
     this.operator = new OperatorCommands(this.ctx, committer, wakeups, newWork);
+    this.external = new ExternalOutcomes(this.ctx, committer, newWork);
     this.runner = new SagaRunner(this.ctx, commit, () => this.loop.signal);
     this.loop = new WorkerLoop(this.ctx, wakeups, (sagaId, preloaded) => this.process(sagaId, preloaded));
   }
@@ -88,6 +91,14 @@ export class SagaExecutor {
   /** Operator: stop a RUNNING saga and compensate what it completed. */
   cancel(sagaId: string, tenantId: string, actor: string, reason: string): Promise<SagaState> {
     return this.operator.cancel(sagaId, tenantId, actor, reason);
+  }
+
+  /**
+   * Records the outcome of an external step's attempt (an agent's completion or failure, a queue
+   * expiry): `stale` when the saga no longer waits for that attempt.
+   */
+  reportExternalOutcome(outcome: ExternalOutcome): Promise<'recorded' | 'stale'> {
+    return this.external.report(outcome);
   }
 
   /** Several sagas' states in one read (missing sagas are absent). */

@@ -77,6 +77,8 @@ export class SagaRunner {
         // a worker that died (same attempt again: effects are idempotent). Timed out ones are not
         // resumed: their timeout is decided below.
         for (const [name, step] of Object.entries(state.steps)) {
+          // An external step's work is done by an agent; its outcome arrives through the queue.
+          if (state.plan.steps.find((p) => p.name === name)?.external) continue;
           const live = step.timeoutAt === undefined || Date.parse(step.timeoutAt) > now.getTime();
           const launch = (phase: Phase, attempt: number) => {
             const ours = held.startedHere.delete(`${name}:${phase}:${attempt}`);
@@ -92,7 +94,7 @@ export class SagaRunner {
           const phase: Phase = action.phase === 'step' ? 'run' : 'compensate';
           if (running.has(`${action.step}:${phase}`)) continue; // our own effect enforces its timeout
           const error = `timeout after ${action.timeoutMs} ms`;
-          const command = failAttemptCommand(phase, { step: action.step, attempt: action.attempt, error, at: now, jitter: this.ctx.random() });
+          const command = failAttemptCommand(phase, { step: action.step, attempt: action.attempt, error, code: 'TIMEOUT', at: now, jitter: this.ctx.random() });
           await commitPlanned(version, (s) => decide(command, s));
           progressed = true;
           break;
@@ -175,7 +177,7 @@ export class SagaRunner {
           }
           const f = failure!;
           const decided = decide(
-            failAttemptCommand(phase, { step, attempt, error: f.message, at, jitter: this.ctx.random(), retryable: f.retryable }),
+            failAttemptCommand(phase, { step, attempt, error: f.message, at, jitter: this.ctx.random(), retryable: f.retryable, ...(f.code === 'TIMEOUT' || f.code === 'CIRCUIT_OPEN' ? { code: f.code } : {}) }),
             current.state,
           );
           if (decided.length === 0) return true;
@@ -219,7 +221,7 @@ export class SagaRunner {
     if (!plan) return undefined;
     const timeoutMs = phase === 'run' ? plan.timeoutMs : plan.compensation?.timeoutMs ?? plan.timeoutMs;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => controller.abort(new StepFailure(`timeout after ${timeoutMs} ms`, true, 'TIMEOUT')), timeoutMs);
     const onShutdown = () => controller.abort(shutdown.reason);
     shutdown.addEventListener('abort', onShutdown);
     const outputs: Record<string, unknown> = {};

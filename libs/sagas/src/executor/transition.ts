@@ -55,9 +55,11 @@ export function workChanges(transitions: { t: Transition; state: SagaState }[], 
       changes.remove.push(t.sagaId);
       continue;
     }
-    const dueAt = dueAtOf(state, leaseMs, now);
+    // An outcome reported from outside (an agent) may have started in-process steps: due now.
+    const dueAt = t.dueNow ? now : dueAtOf(state, leaseMs, now);
     if (t.held && dueAt.getTime() >= t.held.dueAtMs) continue;
     changes.schedule.push({ sagaId: t.sagaId, tenantId: t.tenantId, sagaType: state.sagaType, dueAt });
+    if (t.dueNow) (changes.poke ??= []).push(t.sagaId);
   }
   changes.schedule.sort((x, y) => (x.sagaId < y.sagaId ? -1 : x.sagaId > y.sagaId ? 1 : 0));
   changes.remove.sort();

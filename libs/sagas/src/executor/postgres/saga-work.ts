@@ -19,7 +19,7 @@ export async function claimDueWork(db: Db, owner: string, limit: number, leaseMs
               for update skip locked)
            update saga_work w
               set lease_owner = $1, lease_until = now() + make_interval(secs => $3::double precision / 1000),
-                  claims = w.claims + 1
+                  claims = w.claims + 1, poked = false
              from due where w.saga_id = due.saga_id
            returning w.saga_id`,
     values: [owner, limit, leaseMs],
@@ -38,11 +38,15 @@ export async function renewLeases(db: Db, owner: string, sagaIds: string[], leas
   });
 }
 
-/** Gives the saga back, due again at `dueAt` (the row may already be gone: terminal). */
+/**
+ * Gives the saga back, due again at `dueAt` (the row may already be gone: terminal), or at once
+ * when an outcome from outside poked it while we held it.
+ */
 export async function releaseWork(db: Db, owner: string, sagaId: string, dueAt: Date | string): Promise<void> {
   await db.query({
     name: 'saga_release_work',
-    text: `update saga_work set lease_owner = null, lease_until = null, due_at = $3, updated_at = now()
+    text: `update saga_work set lease_owner = null, lease_until = null, updated_at = now(),
+                   due_at = case when poked then now() else $3 end, poked = false
             where saga_id = $2 and lease_owner = $1`,
     values: [owner, sagaId, dueAt],
   });
@@ -69,17 +73,20 @@ export async function applyWorkChanges(
   changes: {
     schedule: { sagaId: string; tenantId: string; sagaType: string; dueAt: Date }[];
     remove: string[];
+    /** Sagas made due by an outcome from outside their holder (see releaseWork). */
+    poke?: string[];
     notify?: string;
   },
 ): Promise<void> {
-  const { schedule, remove, notify } = changes;
+  const { schedule, remove, notify, poke = [] } = changes;
   if (schedule.length === 0 && remove.length === 0 && !notify) return;
   await tx.query({
     name: 'saga_apply_work_changes',
     text: `with scheduled as (
              insert into saga_work (saga_id, tenant_id, saga_type, due_at)
              select * from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
-             on conflict (saga_id) do update set due_at = excluded.due_at, updated_at = now()),
+             on conflict (saga_id) do update set due_at = excluded.due_at, updated_at = now(),
+                    poked = saga_work.poked or excluded.saga_id = any($7::uuid[])),
            removed as (delete from saga_work where saga_id = any($5::uuid[]))
            select pg_notify($6, '') where $6 is not null`,
     values: [
@@ -89,6 +96,7 @@ export async function applyWorkChanges(
       schedule.map((w) => w.dueAt),
       remove,
       notify ?? null,
+      poke,
     ],
   });
 }
@@ -96,6 +104,7 @@ export async function applyWorkChanges(
 export interface WorkChanges {
   schedule: { sagaId: string; tenantId: string; sagaType: string; dueAt: Date }[];
   remove: string[];
+  poke?: string[];
 }
 
 /**

@@ -1,0 +1,171 @@
+import { PoolClient } from 'pg';
+import { setTimeout as sleep } from 'timers/promises';
+import { isEventStoreError } from '@app/event-store';
+import { advance } from '../core/advance';
+import { SagaCommand } from '../core/saga.commands';
+import { decide, foldSagaEvents } from '../core/saga.decider';
+import { SagaError } from '../core/saga.errors';
+import { SagaEvent } from '../core/saga.events';
+import { SagaState } from '../core/saga.state';
+import { sagaStreamId } from '../core/saga.types';
+import { ExternalTaskSpec, SagaDefinition } from '../definitions/saga-definition';
+import { TransitionCommitter } from './commit';
+import { ExecutorContext, Transition } from './executor.types';
+import { loadSaga } from './load';
+
+/**
+ * External steps (StepPlan.external): their work is done by agents that take it from a queue.
+ * The queue row of an attempt is written in the transaction of the StepStarted that begins it,
+ * and leaves the queue in the transaction of the outcome that ends it, whoever decided it (an
+ * agent's completion, a TTL expiry, a cancel).
+ */
+
+/** A queued attempt of an external step. */
+export interface ExternalTask extends Omit<ExternalTaskSpec, 'outcomeCommands'> {
+  tenantId: string;
+  sagaId: string;
+  step: string;
+  attempt: number;
+  correlationId?: string;
+}
+
+/** How an attempt left the queue. */
+export type ExternalSettlementState = 'DONE' | 'FAILED' | 'CANCELLED' | 'EXPIRED';
+
+export interface ExternalWorkChanges {
+  enqueue: ExternalTask[];
+  settle: { sagaId: string; step: string; attempt: number; state: ExternalSettlementState }[];
+}
+
+/** The queue, as the executor writes it (libs/agents implements it). */
+export interface ExternalWorkQueue {
+  /** Inside the transition's transaction, after its events. */
+  apply(tx: PoolClient, changes: ExternalWorkChanges): Promise<void>;
+}
+
+function isExternal(state: SagaState, step: string): boolean {
+  return state.plan.steps.some((p) => p.name === step && p.external);
+}
+
+/** Whether the transition starts or ends an attempt of an external step. */
+export function touchesExternalSteps(t: Transition): boolean {
+  const started = t.events.find((e) => e.type === 'SagaStarted');
+  const plan = started?.type === 'SagaStarted' ? started.data.plan : t.loaded.state.plan;
+  const external = new Set(plan?.steps.filter((p) => p.external).map((p) => p.name));
+  if (external.size === 0) return false;
+  return t.events.some(
+    (e) => (e.type === 'StepStarted' || e.type === 'StepSucceeded' || e.type === 'StepFailed') && external.has(e.data.step),
+  );
+}
+
+/** Thrown inside the transaction to roll the guard's writes back when the report is stale. */
+class StaleOutcome extends Error {}
+
+/** The queue changes a transition to `after` implies. */
+export function externalWorkChanges(t: Transition, after: SagaState, definition: SagaDefinition): ExternalWorkChanges {
+  const changes: ExternalWorkChanges = { enqueue: [], settle: [] };
+  for (const e of t.events) {
+    if (e.type !== 'StepStarted' && e.type !== 'StepSucceeded' && e.type !== 'StepFailed') continue;
+    if (!isExternal(after, e.data.step)) continue;
+    if (e.type === 'StepStarted') {
+      if (!definition.externalTask) throw new Error(`saga type ${after.sagaType} has external steps but no externalTask()`);
+      const { outcomeCommands: _, ...spec } = definition.externalTask(after, e.data.step, e.data.attempt);
+      changes.enqueue.push({
+        ...spec,
+        tenantId: t.tenantId,
+        sagaId: t.sagaId,
+        step: e.data.step,
+        attempt: e.data.attempt,
+        ...(after.correlationId ? { correlationId: after.correlationId } : {}),
+      });
+    } else {
+      const code = e.type === 'StepFailed' ? e.data.code : undefined;
+      const state: ExternalSettlementState =
+        e.type === 'StepSucceeded' ? 'DONE' : code === 'CANCELLED' ? 'CANCELLED' : code === 'EXPIRED' ? 'EXPIRED' : 'FAILED';
+      changes.settle.push({ sagaId: t.sagaId, step: e.data.step, attempt: e.data.attempt, state });
+    }
+  }
+  return changes;
+}
+
+/** An outcome of an external step's attempt, reported by whoever decided it. */
+export interface ExternalOutcome {
+  sagaId: string;
+  tenantId: string;
+  step: string;
+  attempt: number;
+  result: { output: unknown } | { error: string; code?: string; retryable: boolean };
+  /**
+   * Runs first in the transaction, after the saga's lock: throws to refuse the report (fencing:
+   * the reporter no longer holds the task). Its writes commit with the outcome.
+   */
+  guard?: (tx: PoolClient) => Promise<void>;
+  /** Who reported it (event metadata). */
+  actor: string;
+}
+
+/**
+ * Records outcomes of external steps: the saga's decision, the task's domain events, whatever the
+ * outcome makes due at once (the next steps), the queue changes and the pending-work row, in one
+ * transaction under the saga's lock. `stale` when the saga no longer waits for this attempt.
+ */
+export class ExternalOutcomes {
+  constructor(
+    private readonly ctx: ExecutorContext,
+    private readonly committer: TransitionCommitter,
+    private readonly newWork: () => void,
+  ) {}
+
+  async report(o: ExternalOutcome): Promise<'recorded' | 'stale'> {
+    for (let round = 0; ; round++) {
+      try {
+        const outcome = await this.ctx.store.transaction(async (client) => {
+          await this.ctx.store.lockStreams([sagaStreamId(o.sagaId)], { tx: client });
+          if (o.guard) await o.guard(client);
+          const loaded = await loadSaga(this.ctx.store, o.sagaId, client);
+          if (!loaded || loaded.state.tenantId !== o.tenantId) throw new SagaError('SAGA_NOT_FOUND', `saga ${o.sagaId} not found`);
+          const at = new Date();
+          const command: SagaCommand =
+            'output' in o.result
+              ? { type: 'SucceedStep', data: { step: o.step, attempt: o.attempt, output: o.result.output, at } }
+              : {
+                  type: 'FailStep',
+                  data: {
+                    step: o.step,
+                    attempt: o.attempt,
+                    error: o.result.error,
+                    at,
+                    jitter: this.ctx.random(),
+                    retryable: o.result.retryable,
+                    ...(o.result.code ? { code: o.result.code } : {}),
+                  },
+                };
+          const decided = decide(command, loaded.state);
+          if (decided.length === 0) throw new StaleOutcome();
+          const events: SagaEvent[] = [...decided, ...advance(foldSagaEvents(decided, loaded.state), at).events];
+          const definition = this.ctx.definition(loaded.state.sagaType);
+          const spec = definition.externalTask?.(loaded.state, o.step, o.attempt);
+          const commands = spec?.outcomeCommands?.('output' in o.result ? { output: o.result.output } : { error: o.result.error }, at.toISOString());
+          const t: Transition = {
+            sagaId: o.sagaId,
+            tenantId: o.tenantId,
+            loaded,
+            events,
+            dueNow: true,
+            metadata: { actor: o.actor },
+            ...(commands?.length ? { commands } : {}),
+          };
+          return { t, result: await this.committer.write(client, t) };
+        });
+        this.ctx.store.notifyAppended();
+        this.committer.settle(outcome.t, outcome.result);
+        this.newWork();
+        return 'recorded';
+      } catch (err) {
+        if (err instanceof StaleOutcome) return 'stale';
+        if (!isEventStoreError(err, 'WRONG_EXPECTED_VERSION') || round >= 10) throw err;
+        await sleep(2 + this.ctx.random() * 10 * (round + 1), undefined, { ref: false });
+      }
+    }
+  }
+}
