@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Pool } from 'pg';
 import { AgentMonitor, issueRuntimeKey, LocalAgentRuntime, loadRuntimeConfig, QueueListener, TaskWaiters } from '@app/agents';
 import { MESSAGE_BUS, MessageBus, Subscription } from '@app/messaging';
@@ -15,7 +15,7 @@ import { AGENT_TASKS_WAKE_CHANNEL } from './wakeups';
  * (the executor's afterCommit hook); the waiters' own re-check covers any lost wake-up.
  */
 @Injectable()
-export class AgentQueueWakeups implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AgentQueueWakeups implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private subscription?: Subscription;
   private listener?: QueueListener;
   private timer?: NodeJS.Timeout;
@@ -38,9 +38,13 @@ export class AgentQueueWakeups implements OnApplicationBootstrap, OnApplicationS
     }
   }
 
+  // Before the HTTP server closes: long polls answer now instead of holding it open.
+  beforeApplicationShutdown(): void {
+    this.waiters.close();
+  }
+
   async onApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    this.waiters.wake();
     await this.subscription?.close().catch(() => undefined);
     await this.listener?.close();
   }
@@ -52,7 +56,7 @@ export class AgentQueueWakeups implements OnApplicationBootstrap, OnApplicationS
  * command (`AGENT_RUNTIME_CONFIG`; the built-in `example` type works with no configuration).
  */
 @Injectable()
-export class AgentMonitorLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AgentMonitorLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   readonly monitor?: AgentMonitor;
   private readonly logger = new Logger('Agents');
 
@@ -95,6 +99,12 @@ export class AgentMonitorLifecycle implements OnApplicationBootstrap, OnApplicat
 
   onApplicationBootstrap(): void {
     this.monitor?.start();
+  }
+
+  // Before the HTTP server closes: local instances drain (finishing their tasks through the API)
+  // and exit while it still answers.
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.monitor?.stop();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -6,12 +6,13 @@
  */
 export class TaskWaiters {
   private readonly waiting = new Map<string, Set<() => void>>();
+  private stopping = false;
 
   constructor(private readonly recheckMs = 1000) {}
 
   /** Resolves on a wake-up for `tenantId`, after `ms` (at most `recheckMs`), or when `signal` aborts. */
   wait(tenantId: string, ms: number, signal?: AbortSignal): Promise<void> {
-    if (ms <= 0 || signal?.aborted) return Promise.resolve();
+    if (ms <= 0 || signal?.aborted || this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
       const set = this.waiting.get(tenantId) ?? new Set();
       this.waiting.set(tenantId, set);
@@ -33,6 +34,19 @@ export class TaskWaiters {
   wake(tenantId?: string): void {
     const sets = tenantId === undefined ? [...this.waiting.values()] : [this.waiting.get(tenantId)].filter(Boolean);
     for (const set of sets) for (const done of [...set!]) done();
+  }
+
+  /**
+   * The process is stopping: every long poll answers now (with what it has) and no new one waits,
+   * so the HTTP server can close without waiting out their `waitMs`.
+   */
+  close(): void {
+    this.stopping = true;
+    this.wake();
+  }
+
+  get closed(): boolean {
+    return this.stopping;
   }
 
   get size(): number {

@@ -135,7 +135,7 @@ export class AgentWorkService implements AgentWork {
         return rows.map(toPolledTask);
       }
       const left = deadline - Date.now();
-      if (left <= 0 || signal?.aborted) return [];
+      if (left <= 0 || signal?.aborted || this.waiters.closed) return [];
       await this.waiters.wait(agent.tenantId, left, signal);
     }
   }
