@@ -17,6 +17,7 @@ import {
 } from '@app/sagas';
 import { CommandBusDispatcher, ExecuteDomainCommandHandler } from './domain-commands.cqrs';
 import { LiveUpdates } from './live-updates';
+import { registerDeploymentHandlers } from './task-handlers-module';
 import { AgentQueueWakeups } from './agents.lifecycle';
 import { PlatformMetrics } from './metrics';
 import { agentSettings, DEFAULT_DB_TIMEOUTS, DOMAIN_COMMANDS, PG_POOL, PLATFORM_CONFIG, PlatformConfig, WORKER_EVENT_STORE, WORKER_PG_POOL, WORKER_SAGA_EXECUTOR } from './platform.config';
@@ -120,7 +121,11 @@ export class CoreModule {
         ExecuteDomainCommandHandler,
         CommandBusDispatcher,
         { provide: DOMAIN_COMMANDS, useExisting: CommandBusDispatcher },
-        { provide: TaskHandlerRegistry, useFactory: () => registerBuiltinHandlers(new TaskHandlerRegistry()) },
+        {
+          // The built-ins, and the deployment's own handlers from TASK_HANDLERS_MODULE.
+          provide: TaskHandlerRegistry,
+          useFactory: () => registerDeploymentHandlers(registerBuiltinHandlers(new TaskHandlerRegistry()), config.taskHandlersModule),
+        },
         {
           provide: MESSAGE_BUS,
           useFactory: () => {

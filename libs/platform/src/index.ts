@@ -11,3 +11,4 @@ export { envSchema, parseEnv, LOG_LEVELS } from './config/env.schema';
 export type { Env, LogLevel } from './config/env.schema';
 export { envConfigModule } from './config/env-config.module';
 export { platformLoggerModule } from './logging/platform-logger.module';
+export { registerDeploymentHandlers, checkDeploymentHandlers } from './task-handlers-module';

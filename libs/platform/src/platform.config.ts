@@ -17,6 +17,8 @@ export interface PlatformConfig {
     leaseMs: number;
   };
   projections: { enabled: boolean; batchSize: number };
+  /** A module of the deployment's own in-process task handlers (see task-handlers-module.ts). */
+  taskHandlersModule?: string;
   /** Absent: DEFAULT_AGENT_SETTINGS with the external runtime (tests that run no agents). */
   agents?: AgentSettings;
 }

@@ -3,7 +3,7 @@ import { join, resolve } from 'path';
 import { randomBytes } from 'crypto';
 import { createPool, DEFAULT_DATABASE_URL, EmbeddedPostgres, ensureDatabase, isDatabaseUnavailable, migrate, startEmbeddedPostgres } from '@app/database';
 import { failureBackoffMs } from '@app/event-store';
-import { parseEnv, PlatformConfig } from '@app/platform';
+import { checkDeploymentHandlers, parseEnv, PlatformConfig } from '@app/platform';
 
 export interface Runtime {
   config: PlatformConfig;
@@ -59,6 +59,8 @@ function describe(err: unknown): string {
 export async function prepareRuntime(options: { role: 'all' | 'api' | 'worker'; env?: NodeJS.ProcessEnv }): Promise<Runtime> {
   // Validated before anything starts: a bad value ends the process with one line (ConfigError).
   const env = parseEnv(options.env ?? process.env);
+  // The deployment's own task handlers load now: a bad module stops the start with one line.
+  checkDeploymentHandlers(env.TASK_HANDLERS_MODULE);
   const dataDir = resolve(env.DATA_DIR);
   let embedded: EmbeddedPostgres | undefined;
   let databaseUrl: string;
@@ -117,6 +119,7 @@ export async function prepareRuntime(options: { role: 'all' | 'api' | 'worker'; 
       leaseMs: env.WORKER_LEASE_MS,
     },
     projections: { enabled: options.role !== 'api', batchSize: env.PROJECTION_BATCH_SIZE },
+    taskHandlersModule: env.TASK_HANDLERS_MODULE,
     agents: {
       heartbeatIntervalMs: env.AGENT_HEARTBEAT_MS,
       runtime: env.AGENT_RUNTIME as 'local' | 'external',

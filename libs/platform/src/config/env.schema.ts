@@ -49,6 +49,7 @@ export const envSchema = z.object({
   AGENT_HEARTBEAT_MS: ms(10_000),
   AGENT_RUNTIME: setting('local or external', z.string().trim().toLowerCase().pipe(z.enum(['local', 'external'])).default('local')),
   AGENT_RUNTIME_CONFIG: setting('a file path', z.string().optional()),
+  TASK_HANDLERS_MODULE: setting('a module path', z.string().optional()),
   AGENT_API_URL: setting('an http:// or https:// URL', url(['http:', 'https:']).optional()),
 });
 

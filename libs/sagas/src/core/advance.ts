@@ -3,6 +3,27 @@ import { decide, foldSagaEvents } from './saga.decider';
 import { SagaError } from './saga.errors';
 import { SagaEvent } from './saga.events';
 import { SagaState } from './saga.state';
+import { FailStep, Instant } from './saga.commands';
+
+/** The failure (CANCELLED, final) of an external step still running in a saga that stopped running. */
+export function cancelStepCommand(state: SagaState, action: { step: string; attempt: number }, at: Instant): FailStep {
+  const error = `cancelled: the saga is ${state.status.toLowerCase()}`;
+  return { type: 'FailStep', data: { step: action.step, attempt: action.attempt, error, code: 'CANCELLED', at, jitter: 0, retryable: false } };
+}
+
+/** The cancellations of the external steps still running in `state` (see cancelStepCommand). */
+export function cancelRunningExternalSteps(state: SagaState, at: Instant): SagaEvent[] {
+  const now = typeof at === 'string' ? new Date(at) : at;
+  let s = state;
+  const out: SagaEvent[] = [];
+  for (const action of nextWork(state, now).actions) {
+    if (action.kind !== 'cancel-step') continue;
+    const evs = decide(cancelStepCommand(s, action, at), s);
+    s = foldSagaEvents(evs, s);
+    out.push(...evs);
+  }
+  return out;
+}
 
 /**
  * The transitions that are due at once in `state` and need no effect's outcome first: start the
@@ -22,10 +43,7 @@ export function advance(state: SagaState, now: Date): { events: SagaEvent[]; sta
       if (action.kind === 'start-step' || action.kind === 'retry-step') command = { type: 'StartStep', data: { step: action.step, at: now } };
       else if (action.kind === 'compensate-step') command = { type: 'StartStepCompensation', data: { step: action.step, at: now } };
       else if (action.kind === 'finish-compensation') command = { type: 'FinishCompensation', data: { at: now } };
-      else if (action.kind === 'cancel-step') {
-        const error = `cancelled: the saga is ${s.status.toLowerCase()}`;
-        command = { type: 'FailStep', data: { step: action.step, attempt: action.attempt, error, code: 'CANCELLED', at: now, jitter: 0, retryable: false } };
-      }
+      else if (action.kind === 'cancel-step') command = cancelStepCommand(s, action, now);
       if (!command) continue;
       try {
         const evs = decide(command, s);

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'timers/promises';
 import { isEventStoreError } from '@app/event-store';
 import { SagaCommand } from '../core/saga.commands';
-import { decide } from '../core/saga.decider';
+import { decide, foldSagaEvents } from '../core/saga.decider';
+import { cancelRunningExternalSteps } from '../core/advance';
 import { SagaError } from '../core/saga.errors';
 import { SagaState } from '../core/saga.state';
 import { sagaStreamId } from '../core/saga.types';
@@ -49,7 +50,11 @@ export class OperatorCommands {
           const loaded = await loadSaga(this.ctx.store, sagaId, client);
           if (!loaded || loaded.state.tenantId !== tenantId) throw new SagaError('SAGA_NOT_FOUND', `saga ${sagaId} not found`);
           const actor = (command.data as { actor?: string }).actor;
-          const t: Transition = { sagaId, tenantId, loaded, events: decide(command, loaded.state), metadata: { actor } };
+          let events = decide(command, loaded.state);
+          // A cancel fails the saga's running agent tasks in the same commit (see advance): their
+          // queue rows are cancelled with it, so a completion racing the cancel gets TASK_CANCELLED.
+          if (command.type === 'CancelSaga') events = [...events, ...cancelRunningExternalSteps(foldSagaEvents(events, loaded.state), command.data.at)];
+          const t: Transition = { sagaId, tenantId, loaded, events, metadata: { actor } };
           return { t, result: await this.committer.write(client, t) };
         });
         if (t.events.length) {
