@@ -24,3 +24,12 @@ export * from './service/service.decider';
 export * from './task/task.events';
 export * from './task/task.commands';
 export * from './task/task.decider';
+
+export * from './workflow-definition/workflow-definition.events';
+export * from './workflow-definition/workflow-definition.commands';
+export * from './workflow-definition/workflow-definition.decider';
+
+export * from './schedule/schedule.events';
+export * from './schedule/schedule.commands';
+export * from './schedule/schedule.decider';
+export * from './schedule/schedule.cron';

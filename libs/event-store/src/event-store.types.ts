@@ -118,7 +118,7 @@ export interface Snapshot<State = unknown> {
   state: State;
 }
 
-export const PLATFORM_CATEGORIES = ['saga', 'agent', 'task', 'quota', 'service', 'tenant'] as const;
+export const PLATFORM_CATEGORIES = ['saga', 'agent', 'task', 'quota', 'service', 'tenant', 'workflowdef', 'schedule'] as const;
 
 /** The category of a stream id: the text before the first `-`. */
 export function categoryOf(streamId: string): string {

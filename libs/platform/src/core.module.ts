@@ -9,6 +9,8 @@ import {
   AgentDecommissioningSaga,
   AgentProvisioningSaga,
   DomainCommandExecutor,
+  httpCircuitStates,
+  isAgentStep,
   registerBuiltinHandlers,
   SagaExecutor,
   SagaState,
@@ -122,9 +124,15 @@ export class CoreModule {
         CommandBusDispatcher,
         { provide: DOMAIN_COMMANDS, useExisting: CommandBusDispatcher },
         {
-          // The built-ins, and the deployment's own handlers from TASK_HANDLERS_MODULE.
+          // The built-ins, and the deployment's own handlers from TASK_HANDLERS_MODULE; the http
+          // handler's circuit breakers show in /metrics.
           provide: TaskHandlerRegistry,
-          useFactory: () => registerDeploymentHandlers(registerBuiltinHandlers(new TaskHandlerRegistry()), config.taskHandlersModule),
+          inject: [PlatformMetrics],
+          useFactory: (metrics: PlatformMetrics) => {
+            const registry = registerBuiltinHandlers(new TaskHandlerRegistry());
+            metrics.httpCircuitSource = () => httpCircuitStates(registry);
+            return registerDeploymentHandlers(registry, config.taskHandlersModule);
+          },
         },
         {
           provide: MESSAGE_BUS,
@@ -238,7 +246,7 @@ export class CoreModule {
 
 /** Whether a transition queued agent tasks (started attempts of external steps). */
 function queuedAgentTasks(events: { type: string; data: unknown }[], state: SagaState): boolean {
-  return events.some((e) => e.type === 'StepStarted' && state.plan.steps.some((p) => p.external && p.name === (e.data as { step: string }).step));
+  return events.some((e) => e.type === 'StepStarted' && isAgentStep(state.plan.steps.find((p) => p.name === (e.data as { step: string }).step)));
 }
 
 function runsWorker(config: PlatformConfig): boolean {

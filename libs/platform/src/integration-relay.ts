@@ -1,4 +1,4 @@
-import { EventStore, RecordedEvent } from '@app/event-store';
+import { deterministicUuid, EventStore, RecordedEvent } from '@app/event-store';
 import { MessageBus } from '@app/messaging';
 import { Projection, ProjectionContext } from '@app/projections';
 
@@ -17,7 +17,12 @@ export const PUBLIC_SAGA_EVENTS: Record<string, string> = {
   SagaCompensationFailed: 'saga.compensation_failed',
   CompensationSkipped: 'saga.compensation_skipped',
   CompensationRetried: 'saga.compensation_retried',
+  SagaSuspended: 'saga.suspended',
+  SagaResumed: 'saga.resumed',
 };
+
+/** Published, after `saga.compensated`, when an operator's cancel or compensate finished compensating. */
+export const ROLLED_BACK = 'saga.rolled_back';
 
 /** Service-registry events published to integrators (keyed by agent), with their public names. */
 export const PUBLIC_SERVICE_EVENTS: Record<string, string> = {
@@ -38,15 +43,22 @@ export const RELAY_NAME = 'integration_relay';
 export function integrationRelay(bus: MessageBus, store: EventStore): Projection {
   const publish = async (e: RecordedEvent, ifEpoch: string) => {
     if (e.streamId.startsWith('service-')) return publishServiceEvent(e, ifEpoch);
+    await publishSagaEvent(e, PUBLIC_SAGA_EVENTS[e.type], e.eventId, ifEpoch);
+    if (e.type === 'SagaCompensated' && (e.data as { rolledBack?: boolean }).rolledBack) {
+      // Its own message id, derived from the event's: redeliveries stay de-duplicable.
+      await publishSagaEvent(e, ROLLED_BACK, deterministicUuid(`${e.eventId}:rolled_back`), ifEpoch);
+    }
+  };
+
+  const publishSagaEvent = async (e: RecordedEvent, type: string, id: string, ifEpoch: string) => {
     const sagaId = e.streamId.slice('saga-'.length);
-    const type = PUBLIC_SAGA_EVENTS[e.type];
     await bus.publish(INTEGRATION_TOPIC, {
-      id: e.eventId,
+      id,
       key: sagaId,
       headers: { type },
       payload: {
         type,
-        eventId: e.eventId,
+        eventId: id,
         sagaId,
         sagaVersion: e.version,
         globalPosition: e.globalPosition,

@@ -3,6 +3,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** prom-client default metrics that are gauges with a counter's `_total` suffix. */
 const COUNTER_NAMED_GAUGES = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
+/** `saga_http_circuit_state` values. */
+const HTTP_CIRCUIT_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+
 /** A counter of sagas by `saga_type` and one more label. */
 const sagaCounter = <L extends string>(registry: Registry, name: string, help: string, label: L) =>
   new Counter({ name, help, labelNames: ['saga_type', label], registers: [registry] });
@@ -45,6 +48,21 @@ export class PlatformMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+
+  /** The `http` task handler's circuit breaker per target origin, read from `httpCircuitSource` at each scrape. */
+  readonly httpCircuitState = new Gauge({
+    name: 'saga_http_circuit_state',
+    help: 'Circuit breaker of the http task handler per target origin (0 closed, 1 half-open, 2 open)',
+    labelNames: ['origin'],
+    registers: [this.registry],
+    collect: () => {
+      // Reset first: an origin whose breaker was forgotten must not keep its last value.
+      this.httpCircuitState.reset();
+      for (const c of this.httpCircuitSource()) this.httpCircuitState.set({ origin: c.origin }, HTTP_CIRCUIT_STATE_VALUE[c.state]);
+    },
+  });
+  /** Where `saga_http_circuit_state` reads the breakers: set once by the wiring (`() => httpCircuitStates(registry)`). */
+  httpCircuitSource: () => ReadonlyArray<{ origin: string; state: keyof typeof HTTP_CIRCUIT_STATE_VALUE }> = () => [];
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

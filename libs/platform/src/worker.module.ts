@@ -6,6 +6,7 @@ import { ProjectionRunner, platformProjections } from '@app/projections';
 import { SagaExecutor } from '@app/sagas';
 import { integrationRelay } from './integration-relay';
 import { AgentMonitorLifecycle } from './agents.lifecycle';
+import { SchedulerLifecycle } from './schedules.lifecycle';
 import { loopLogger } from './logging/loop-logger';
 import { EVENTS_WAKE_CHANNEL, WORK_WAKE_CHANNEL } from './wakeups';
 import { PLATFORM_CONFIG, PlatformConfig, WORKER_EVENT_STORE, WORKER_PG_POOL, WORKER_SAGA_EXECUTOR } from './platform.config';
@@ -70,7 +71,7 @@ export class WorkerLifecycle implements OnApplicationBootstrap, OnApplicationShu
 }
 
 @Module({
-  providers: [PlatformProjections, WorkerLifecycle, AgentMonitorLifecycle],
+  providers: [PlatformProjections, WorkerLifecycle, AgentMonitorLifecycle, SchedulerLifecycle],
   exports: [PlatformProjections],
 })
 export class WorkerModule {}

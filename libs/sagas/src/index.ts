@@ -19,13 +19,16 @@ export { SagaDefinition, StepContext, StepOutcome, StepFailure, ExternalTaskSpec
 export { ExternalTask, ExternalWorkChanges, ExternalWorkQueue, ExternalOutcome, ExternalSettlementState } from './executor/external-work';
 export { SagaExecutor } from './executor/saga-executor';
 export { SagaExecutorOptions, GroupCommitOptions } from './executor/executor.types';
-export { StartSagaRequest, StartSagaResult, SagaInputError, IdempotencyConflictError } from './executor/start';
+export { StartSagaRequest, StartSagaResult, SagaInputError, IdempotencyConflictError, MAX_START_DELAY_MS } from './executor/start';
 export { SAGA_WORK_CHANNEL } from './executor/wakeups';
 export { DomainCommandDispatcher, DomainCommandEnvelope, AGGREGATES, AggregateName } from './domain-commands/domain-commands';
 export { DomainCommandExecutor } from './domain-commands/domain-command-executor';
 export { pendingWorkDepth } from './executor/postgres/saga-work';
 export { TaskHandler, TaskHandlerContext, TaskHandlerRegistry, PermanentTaskError } from './tasks/task-handler';
-export { registerBuiltinHandlers } from './tasks/builtin-handlers';
+export { registerBuiltinHandlers, httpCircuitStates, BuiltinHandlerOptions } from './tasks/builtin-handlers';
+export { HttpCircuitState, HttpCircuitBreakerOptions, DEFAULT_HTTP_CIRCUIT_BREAKER } from './tasks/http-circuits';
 export { AgentProvisioningSaga, agentIdOf, initialTaskIdOf } from './definitions/agent-provisioning.saga';
 export { TaskWorkflowSaga, workflowTaskIdOf } from './definitions/task-workflow.saga';
 export { AgentDecommissioningSaga, AgentDecommissioningInput, AgentFleet, AGENT_DECOMMISSIONING_STEPS } from './definitions/agent-decommissioning.saga';
+export * from './workflow-definitions/workflow-definition-store';
+export * from './workflow-definitions/resolve-task-workflow-start';

@@ -6,6 +6,8 @@ const TAGS: [name: string, description: string][] = [
   ['sagas', 'Start sagas, follow them (one saga, lists, live events) and operate their compensations'],
   ['agents', 'The work protocol of agent instances (agent keys: heartbeat, poll, complete, fail, extend, progress) and the operators\' agent routes: keys, decommissioning, queues'],
   ['read models', 'Agents, tasks, services and saga statistics from the projections (eventually consistent)'],
+  ['workflow definitions', 'Stored, versioned task workflows: submit once, start many times by name'],
+  ['schedules', 'Cron schedules (IANA time zones) that start a saga at each fire, exactly once however many workers run'],
   ['event store', 'Raw streams: append with an expected version, read, replay state; the global log'],
   ['projections', 'Read-model positions, lag and rebuilds'],
   ['dead letters', 'Messages whose deliveries kept failing: list and replay'],

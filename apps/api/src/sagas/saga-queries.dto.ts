@@ -1,5 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional } from 'class-validator';
+import { IsIn, IsOptional, IsString, Matches } from 'class-validator';
+import { WORKFLOW_DEFINITION_NAME_PATTERN } from '@app/domain';
 import { SAGA_TYPES, SagaStatus, SagaType } from '@app/sagas';
 import { PageQueryDto } from '../http/page-query.dto';
 import { StreamReadQueryDto } from '../streams/streams.dto';
@@ -18,6 +19,12 @@ export class ListSagasQueryDto extends PageQueryDto(SAGA_PAGE) {
   @IsOptional()
   @IsIn(SAGA_STATUSES)
   status?: SagaStatus;
+
+  @ApiPropertyOptional({ pattern: WORKFLOW_DEFINITION_NAME_PATTERN.source, description: 'task workflows started from this stored workflow definition (any version)' })
+  @IsOptional()
+  @IsString()
+  @Matches(WORKFLOW_DEFINITION_NAME_PATTERN, { message: `definition must match ${WORKFLOW_DEFINITION_NAME_PATTERN.source}` })
+  definition?: string;
 }
 
 export class ListCompensationsQueryDto extends PageQueryDto(SAGA_PAGE) {

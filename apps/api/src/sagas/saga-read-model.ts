@@ -17,6 +17,8 @@ interface SummaryRow extends Record<string, unknown> {
   updated_at: Date;
   finished_at: Date | null;
   duration_ms: string | null;
+  definition_name: string | null;
+  definition_version: number | null;
 }
 
 interface CompensationRow extends Record<string, unknown> {
@@ -40,6 +42,7 @@ const toSummary = (r: SummaryRow): SagaSummaryDto => ({
   status: r.status,
   steps: r.steps,
   ...(r.failed_step !== null ? { failedStep: r.failed_step } : {}),
+  ...(r.definition_name !== null && r.definition_version !== null ? { definition: { name: r.definition_name, version: r.definition_version } } : {}),
   version: Number(r.version),
   startedAt: r.started_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
@@ -67,8 +70,9 @@ const toCompensation = (r: CompensationRow): CompensationLogItemDto => ({
 export class SagaReadModel {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
-  listSagas(q: PageQuery & { tenantId?: string; type?: SagaType; status?: SagaStatus }): Promise<SagaPageDto> {
-    return keysetPage(this.pool, SAGAS, [...equals('tenant_id', q.tenantId), ...equals('type', q.type), ...equals('status', q.status)], q, toSummary);
+  listSagas(q: PageQuery & { tenantId?: string; type?: SagaType; status?: SagaStatus; definition?: string }): Promise<SagaPageDto> {
+    const filters = [...equals('tenant_id', q.tenantId), ...equals('type', q.type), ...equals('status', q.status), ...equals('definition_name', q.definition)];
+    return keysetPage(this.pool, SAGAS, filters, q, toSummary);
   }
 
   listCompensations(q: PageQuery & { tenantId?: string; status?: CompensationStatus }): Promise<CompensationLogPageDto> {

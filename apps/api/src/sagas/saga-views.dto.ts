@@ -1,10 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { SAGA_TYPES, SagaStatus, SagaType, StepStatus } from '@app/sagas';
+import { SAGA_STATUSES as CORE_SAGA_STATUSES, SAGA_TYPES, SagaStatus, SagaType, StepStatus } from '@app/sagas';
 import { PageDocs, PageDto } from '../http/page.dto';
 import { EventMetadataDto } from '../streams/streams.dto';
 import { AnyJsonProperty } from '../http/any-json.docs';
 
-export const SAGA_STATUSES: SagaStatus[] = ['RUNNING', 'COMPLETED', 'COMPENSATING', 'COMPENSATED', 'COMPENSATION_FAILED'];
+export const SAGA_STATUSES: SagaStatus[] = [...CORE_SAGA_STATUSES];
 export const STEP_STATUSES: StepStatus[] = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'COMPENSATING', 'COMPENSATED', 'COMPENSATION_FAILED', 'SKIPPED'];
 export const COMPENSATION_STATUSES = ['STARTED', 'SUCCEEDED', 'FAILED', 'SKIPPED'] as const;
 export type CompensationStatus = (typeof COMPENSATION_STATUSES)[number];
@@ -48,10 +48,21 @@ export class StepProgressDto {
   @ApiPropertyOptional() message?: string;
 }
 
+export class WaitingForDto {
+  @ApiProperty({ description: 'the signal name a `wait` task waits for' }) signal: string;
+}
+
 /** A step of the saga view: a step run by an agent also shows its queue and reported progress. */
 export class SagaViewStepDto extends SagaStepDto {
+  @ApiPropertyOptional({ type: WaitingForDto, description: 'a running `wait` task: the signal it waits for' }) waitingFor?: WaitingForDto;
   @ApiPropertyOptional({ type: StepQueueDto, description: 'while the step waits in, or is held from, an agent queue' }) queue?: StepQueueDto;
   @ApiPropertyOptional({ type: StepProgressDto, description: 'reported by the agent running it' }) progress?: StepProgressDto;
+}
+
+/** The stored workflow definition a saga was started from. */
+export class SagaDefinitionRefDto {
+  @ApiProperty({ example: 'checkout' }) name: string;
+  @ApiProperty({ minimum: 1, example: 2 }) version: number;
 }
 
 export class SagaViewDto {
@@ -62,6 +73,7 @@ export class SagaViewDto {
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'the start request body' }) input: unknown;
   @ApiProperty({ type: [SagaViewStepDto] }) steps: SagaViewStepDto[];
   @ApiProperty({ type: SagaProgressDto, description: 'completed ÷ total steps' }) progress: SagaProgressDto;
+  @ApiPropertyOptional({ type: SagaDefinitionRefDto, description: 'task workflows started from a stored definition: the version they run' }) definition?: SagaDefinitionRefDto;
   @ApiProperty({ description: "version of the saga stream's last event" }) version: number;
   @ApiProperty({ format: 'date-time' }) startedAt: string;
   @ApiProperty({ format: 'date-time' }) updatedAt: string;
@@ -76,6 +88,7 @@ export class SagaSummaryDto {
   @ApiProperty({ enum: SAGA_STATUSES }) status: SagaStatus;
   @ApiProperty({ type: [SagaStepDto] }) steps: SagaStepDto[];
   @ApiPropertyOptional({ description: 'the step whose failure started the compensation' }) failedStep?: string;
+  @ApiPropertyOptional({ type: SagaDefinitionRefDto, description: 'the stored workflow definition it was started from' }) definition?: SagaDefinitionRefDto;
   @ApiProperty() version: number;
   @ApiProperty({ format: 'date-time' }) startedAt: string;
   @ApiProperty({ format: 'date-time' }) updatedAt: string;

@@ -20,7 +20,7 @@ export class SagasController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'List sagas', description: "The tenant's sagas from the read model, newest first (the admin key: every tenant's), optionally by type and status; keyset-paged." })
+  @ApiOperation({ summary: 'List sagas', description: "The tenant's sagas from the read model, newest first (the admin key: every tenant's), optionally by type, status and the stored workflow definition it was started from; keyset-paged." })
   @ApiOkResponse({ type: SagaPageDto, description: "the tenant's sagas, newest first (the admin key: every tenant's)" })
   @ApiProblems([400, 'invalid query or cursor'])
   listSagas(@Query() query: ListSagasQueryDto, @TenantScope() scope: string | undefined): Promise<SagaPageDto> {

@@ -1,9 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDefined, IsIn, IsObject, IsOptional, Matches, ValidateIf } from 'class-validator';
+import { IsDefined, IsIn, IsObject, IsOptional, ValidateIf } from 'class-validator';
 import { MAX_INSTANCES, SCALING_STRATEGIES, ScalingStrategy } from '@app/agents';
 import { CAPABILITY_PATTERN } from '@app/sagas';
 import { BoundedInt, BoundedString, Nested, NestedObject, NotLessThan, OptionalNotNull, StringList } from '../http/fields';
 import { MAX_HANDLER_NAME, MAX_QUEUE_MS } from './start-task-workflow.dto';
+import { SagaStartOptionsDto } from './start-options.dto';
 
 /** Upper bound of one resource figure (the tenant quota uses the same). */
 export const MAX_RESOURCE = 1_000_000_000;
@@ -93,11 +94,9 @@ export class AgentSpecDto {
     type: [String],
     maxItems: 100,
     example: ['invoices'],
-    description: 'what the agent can do: tasks with handler `agent:<capability>` are queued for it',
-    items: { type: 'string', pattern: CAPABILITY_PATTERN.source },
+    description: `what the agent can do: tasks with handler \`agent:<capability>\` are queued for it (a capability a task can name matches ${CAPABILITY_PATTERN.source})`,
   })
   @StringList(100, 100)
-  @Matches(CAPABILITY_PATTERN, { each: true, message: `each capability must match ${CAPABILITY_PATTERN.source} (lower-case; tasks name it as agent:<capability>)` })
   capabilities: string[];
 
   @ApiProperty({ type: [String], maxItems: 100, example: ['read'] })
@@ -120,7 +119,7 @@ export class AgentSpecDto {
   initialTask?: InitialTaskDto;
 }
 
-export class StartAgentProvisioningDto {
+export class StartAgentProvisioningDto extends SagaStartOptionsDto {
   @ApiProperty({ type: AgentSpecDto })
   @IsDefined()
   @Nested(() => AgentSpecDto)

@@ -1,7 +1,8 @@
-import { applyDecorators, Body, Controller, createParamDecorator, ExecutionContext, HttpCode, Post, Res } from '@nestjs/common';
+import { applyDecorators, Body, Controller, createParamDecorator, ExecutionContext, HttpCode, Inject, Post, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Response } from 'express';
-import { SagaExecutor, SagaType } from '@app/sagas';
+import { DOMAIN_COMMANDS } from '@app/platform';
+import { DefinitionTaskWorkflowInput, DomainCommandDispatcher, resolveTaskWorkflowStart, SagaExecutor, SagaType, StartSagaRequest, TaskWorkflowInput } from '@app/sagas';
 import { AuthedRequest } from '../auth/api-key.guard';
 import { actingTenantOf, actorOf, correlationIdOf } from '../auth/principal.decorator';
 import { badRequest } from '../http/problem';
@@ -48,12 +49,17 @@ const StartRoute = (path: SagaType, summary: string, description: string, badReq
     ApiProblems([400, badRequest], [409, 'Idempotency-Key reused with a different body']),
   );
 
+const isDefinitionInput = (input: TaskWorkflowInput | DefinitionTaskWorkflowInput): input is DefinitionTaskWorkflowInput => 'definition' in input;
+
 /** Starting sagas: validate, hand to the executor (which records SagaStarted), answer 202. */
 @ApiTags('sagas')
 @ApiBearerAuth()
 @Controller('v1/sagas')
 export class StartSagaController {
-  constructor(private readonly executor: SagaExecutor) {}
+  constructor(
+    private readonly executor: SagaExecutor,
+    @Inject(DOMAIN_COMMANDS) private readonly commands: DomainCommandDispatcher,
+  ) {}
 
   @StartRoute(
     'agent-provisioning',
@@ -68,22 +74,43 @@ export class StartSagaController {
   @StartRoute(
     'task-workflow',
     'Start a task workflow',
-    'Starts a task-workflow saga: a DAG of tasks run as their dependencies complete, compensated in reverse on failure.',
-    'invalid body, cycle, unknown dependency or handler, bad template reference, duplicate ids',
+    'Starts a task-workflow saga: a DAG of tasks run as their dependencies complete, compensated in reverse on failure. The tasks are listed in the body, or come from a stored workflow definition (`definition`, the latest version unless one is named) with `{{ input.path }}` read from `input`.',
+    'invalid body, cycle, unknown dependency or handler, bad template reference, duplicate ids, unknown workflow definition or version, an input that lacks what the definition reads',
   )
-  startTaskWorkflow(@Body() body: StartTaskWorkflowDto, @StartRequest() req: StartRequest, @Res({ passthrough: true }) res: Response): Promise<SagaAcceptedDto> {
-    return this.start('task-workflow', body, req, res);
+  async startTaskWorkflow(@Body() body: StartTaskWorkflowDto, @StartRequest() req: StartRequest, @Res({ passthrough: true }) res: Response): Promise<SagaAcceptedDto> {
+    // A start from a stored definition runs that version's tasks: they are copied into the saga.
+    const input = await resolveTaskWorkflowStart(this.commands, req.tenantId, JSON.parse(JSON.stringify(body)));
+    if (!isDefinitionInput(input)) return this.start('task-workflow', input, req, res);
+    // Recorded on SagaStarted; the definition's onFailure applies unless the start gave its own.
+    const onFailure = input.onFailure === 'suspend' || input.onFailure === 'compensate' ? input.onFailure : undefined;
+    return this.start('task-workflow', input, req, res, { definition: input.definition, ...(onFailure ? { onFailure } : {}) });
   }
 
-  private async start(sagaType: SagaType, body: object, { idempotencyKey, tenantId, metadata }: StartRequest, res: Response): Promise<SagaAcceptedDto> {
+  private async start(
+    sagaType: SagaType,
+    body: object,
+    { idempotencyKey, tenantId, metadata }: StartRequest,
+    res: Response,
+    options: Pick<StartSagaRequest, 'definition' | 'onFailure'> = {},
+  ): Promise<SagaAcceptedDto> {
     if (idempotencyKey !== undefined && (idempotencyKey.length < 1 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY)) {
       throw badRequest(`Idempotency-Key must have 1 to ${MAX_IDEMPOTENCY_KEY} characters`, [
         { field: 'Idempotency-Key', message: `must have 1 to ${MAX_IDEMPOTENCY_KEY} characters` },
       ]);
     }
     // The stored input is plain JSON (no DTO class instances), so a replay hashes the same.
-    const input: unknown = JSON.parse(JSON.stringify(body));
-    const started = await this.executor.start({ tenantId, sagaType, input, idempotencyKey, metadata });
+    const input = JSON.parse(JSON.stringify(body)) as { onFailure?: string; startAt?: string };
+    const onFailure = options.onFailure ?? (input.onFailure === 'suspend' ? 'suspend' : undefined);
+    const started = await this.executor.start({
+      tenantId,
+      sagaType,
+      input,
+      idempotencyKey,
+      metadata,
+      ...options,
+      ...(onFailure ? { onFailure } : {}),
+      ...(input.startAt !== undefined ? { startAt: input.startAt } : {}),
+    });
     const location = `/v1/sagas/${started.sagaId}`;
     res.setHeader('Location', location);
     return { sagaId: started.sagaId, type: sagaType, status: started.status, location };

@@ -1,8 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsObject, IsOptional, IsString, Matches, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsObject, IsOptional, IsString, Matches, registerDecorator, ValidateIf, ValidateNested } from 'class-validator';
+import { MAX_WORKFLOW_VERSION, WORKFLOW_DEFINITION_NAME_PATTERN } from '@app/domain';
 import { MAX_PARALLEL_LIMIT, PriorityName, registerBuiltinHandlers, TASK_ID_PATTERN, TaskHandlerRegistry } from '@app/sagas';
 import { BoundedInt, BoundedString, Nested, NestedObject, OptionalNotNull } from '../http/fields';
+import { IsJsonObject } from '../streams/streams.validators';
+import { SagaStartOptionsDto } from './start-options.dto';
 
 export const MAX_WORKFLOW_TASKS = 500;
 export const PRIORITIES: PriorityName[] = ['LOW', 'NORMAL', 'HIGH', 'CRITICAL'];
@@ -44,7 +47,7 @@ export class TaskCompensationDto {
   @BoundedString(MAX_HANDLER_NAME)
   handler: string;
 
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'may reference upstream outputs: {{ taskId.output.path }}' })
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'may reference upstream outputs and its own task output: {{ taskId.output.path }} (in a stored definition also {{ input.path }})' })
   @IsOptional()
   @IsObject()
   config?: Record<string, unknown>;
@@ -72,7 +75,7 @@ export class WorkflowTaskDto {
   @Matches(TASK_ID_PATTERN, { each: true, message: `each dependsOn entry must be a task id (${TASK_ID_PATTERN.source})` })
   dependsOn: string[];
 
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'string values may reference upstream outputs: {{ taskId.output.path }}' })
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'string values may reference upstream outputs: {{ taskId.output.path }} (in a stored definition also the start input: {{ input.path }})' })
   @IsOptional()
   @IsObject()
   config?: Record<string, unknown>;
@@ -103,8 +106,38 @@ export class WorkflowTaskDto {
   compensation?: TaskCompensationDto;
 }
 
-export class StartTaskWorkflowDto {
-  @ApiProperty({ minLength: 1, maxLength: 200, example: 'nightly import' })
+/** Which stored workflow definition a start runs. */
+export class WorkflowDefinitionRefDto {
+  @ApiProperty({ pattern: WORKFLOW_DEFINITION_NAME_PATTERN.source, example: 'checkout' })
+  @IsString()
+  @Matches(WORKFLOW_DEFINITION_NAME_PATTERN, { message: `name must match ${WORKFLOW_DEFINITION_NAME_PATTERN.source}` })
+  name: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_WORKFLOW_VERSION, description: 'default: the latest version' })
+  @OptionalNotNull()
+  @BoundedInt(1, MAX_WORKFLOW_VERSION)
+  version?: number;
+}
+
+const listsTasks = (o: StartTaskWorkflowDto) => o.definition === undefined;
+
+/** A field that only a start from a stored definition (`definition`) may have. */
+const OnlyWithDefinition = (): PropertyDecorator => (target: object, propertyName: string | symbol) =>
+  registerDecorator({
+    name: 'onlyWithDefinition',
+    target: target.constructor,
+    propertyName: propertyName as string,
+    options: { message: '$property is only for a start from a stored definition (definition)' },
+    validator: { validate: (value: unknown, args) => value === undefined || (args?.object as StartTaskWorkflowDto).definition !== undefined },
+  });
+
+/**
+ * A task-workflow start: its tasks (`name`, `tasks`, `maxParallel?`), or a stored definition
+ * (`definition`, `input?`) whose tasks are copied into the saga when it starts.
+ */
+export class StartTaskWorkflowDto extends SagaStartOptionsDto {
+  @ApiPropertyOptional({ minLength: 1, maxLength: 200, example: 'nightly import', description: 'required unless `definition` is given' })
+  @ValidateIf(listsTasks)
   @BoundedString(200)
   name: string;
 
@@ -113,11 +146,26 @@ export class StartTaskWorkflowDto {
   @BoundedInt(1, MAX_PARALLEL_LIMIT)
   maxParallel?: number;
 
-  @ApiProperty({ type: [WorkflowTaskDto], minItems: 1, maxItems: MAX_WORKFLOW_TASKS })
+  @ApiPropertyOptional({ type: [WorkflowTaskDto], minItems: 1, maxItems: MAX_WORKFLOW_TASKS, description: 'required unless `definition` is given' })
+  @ValidateIf(listsTasks)
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_WORKFLOW_TASKS)
   @ValidateNested({ each: true })
   @Type(() => WorkflowTaskDto)
   tasks: WorkflowTaskDto[];
+
+  @ApiPropertyOptional({
+    type: WorkflowDefinitionRefDto,
+    description: 'start a stored workflow definition instead of listing tasks (then without name, maxParallel and tasks); unknown definition or version: 400',
+  })
+  @OptionalNotNull()
+  @Nested(() => WorkflowDefinitionRefDto)
+  definition?: WorkflowDefinitionRefDto;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'with `definition`: what its templates read as {{ input.path }}' })
+  @OptionalNotNull()
+  @IsJsonObject()
+  @OnlyWithDefinition()
+  input?: Record<string, unknown>;
 }

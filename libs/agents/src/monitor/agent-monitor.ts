@@ -269,20 +269,10 @@ export class AgentMonitor {
           quotaInstances: await this.quotaInstances(a, desired),
         });
         if (decision.desired !== desired) {
-          await this.commands.dispatch({
-            aggregate: 'agent',
-            id: a.agent_id,
-            tenantId: a.tenant_id,
-            commandId: `scale:${a.agent_id}:${desired}->${decision.desired}:${randomUUID()}`,
-            command: {
-              type: 'ScaleAgent',
-              data: { desired: decision.desired, reason: decision.reason, ...(decision.cappedByQuota ? { cappedByQuota: true, uncapped: decision.uncapped } : {}) },
-            },
-            metadata: { actor: 'agent-monitor' },
-          });
-          this.options.log?.('agent scaled', { agentId: a.agent_id, from: desired, to: decision.desired, reason: decision.reason });
-          this.options.onScaleChange?.(desired, decision.desired);
-          desired = decision.desired;
+          const scaled = await this.rescale(a, policy, desired, decision);
+          this.options.log?.('agent scaled', { agentId: a.agent_id, from: desired, to: scaled, reason: decision.reason });
+          this.options.onScaleChange?.(desired, scaled);
+          desired = scaled;
         }
       }
       scaled.push({ agentId: a.agent_id, tenantId: a.tenant_id, desired });
@@ -290,6 +280,56 @@ export class AgentMonitor {
     }
     this.options.onScaled?.(scaled);
     if (this.options.runtime) await this.options.runtime.reconcile(targets);
+  }
+
+  /**
+   * Moves the agent to a new target: the instances beyond the provisioned ones (`min`, at least one)
+   * hold a reservation of the tenant quota — released and taken anew at each change, so the quota
+   * always shows what runs. When the quota no longer holds the target (another agent took it
+   * meanwhile), the target is lowered to what it holds, and the AgentScaled event says so.
+   */
+  private async rescale(a: AgentRow, policy: ScalingPolicy, from: number, decision: { desired: number; reason: string; cappedByQuota?: boolean; uncapped?: number }): Promise<number> {
+    const base = Math.max(1, policy.min);
+    const per = { cpuMillis: a.resources?.cpuMillis ?? 0, memoryMb: a.resources?.memoryMb ?? 0 };
+    const { state } = await this.commands.load('agent', a.agent_id);
+    const previous: string | undefined = state?.scaleReservationId;
+    const quota = (command: { type: string; data: unknown }, commandId: string) =>
+      this.commands.dispatch({ aggregate: 'quota', id: a.tenant_id, tenantId: a.tenant_id, commandId, command, metadata: { actor: 'agent-monitor' } });
+    if (previous) await quota({ type: 'ReleaseResources', data: { reservationId: previous } }, `release:${previous}`);
+    let target = decision.desired;
+    let reservationId: string | null = null;
+    let capped = decision.cappedByQuota === true;
+    while (target > base && (per.cpuMillis > 0 || per.memoryMb > 0)) {
+      const extra = target - base;
+      const id = `agent-scale:${a.agent_id}:${randomUUID()}`;
+      try {
+        await quota({ type: 'ReserveResources', data: { reservationId: id, cpuMillis: per.cpuMillis * extra, memoryMb: per.memoryMb * extra } }, `reserve:${id}`);
+        reservationId = id;
+        break;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'QUOTA_EXCEEDED') throw err;
+        target--;
+        capped = true;
+      }
+    }
+    const reason = capped && target < decision.desired ? `${decision.reason}; capped at ${target} by the tenant quota` : decision.reason;
+    await this.commands.dispatch({
+      aggregate: 'agent',
+      id: a.agent_id,
+      tenantId: a.tenant_id,
+      commandId: `scale:${a.agent_id}:${from}->${target}:${randomUUID()}`,
+      command: {
+        type: 'ScaleAgent',
+        data: {
+          desired: target,
+          reason,
+          ...(capped ? { cappedByQuota: true, uncapped: decision.uncapped ?? decision.desired } : {}),
+          ...(previous || reservationId ? { reservationId } : {}),
+        },
+      },
+      metadata: { actor: 'agent-monitor' },
+    });
+    return target;
   }
 
   /**

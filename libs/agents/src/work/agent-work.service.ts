@@ -109,7 +109,8 @@ export class AgentWorkService implements AgentWork {
   }
 
   async poll(agent: AgentPrincipal, req: PollRequest, signal?: AbortSignal): Promise<PolledTask[]> {
-    const info = await this.agent(agent);
+    // Read fresh (one short stream): an agent whose decommissioning began takes no new work at once.
+    const info = await this.agent(agent, { fresh: true });
     if (info.decommissioningSagaId || info.status === 'DECOMMISSIONED') {
       throw new AgentWorkError('AGENT_DECOMMISSIONING', `agent ${agent.agentId} is being decommissioned: it takes no new work`);
     }

@@ -11,7 +11,10 @@ export type RevokePermissions = DomainCommand<'RevokePermissions', { permissions
 export type ActivateAgent = DomainCommand<'ActivateAgent', Record<string, never>>;
 export type DecommissionAgent = DomainCommand<'DecommissionAgent', { reason?: string }>;
 
-export type ScaleAgent = DomainCommand<'ScaleAgent', { desired: number; reason: string; cappedByQuota?: boolean; uncapped?: number }>;
+export type ScaleAgent = DomainCommand<
+  'ScaleAgent',
+  { desired: number; reason: string; cappedByQuota?: boolean; uncapped?: number; reservationId?: string | null }
+>;
 export type StartDecommissioning = DomainCommand<'StartDecommissioning', { sagaId: string; reason: string }>;
 
 export type AgentCommand =

@@ -13,6 +13,8 @@ export interface RegisteredAgent extends Registration {
   desiredInstances: number;
   /** Set once an agent-decommissioning saga began. */
   decommissioningSagaId?: string;
+  /** The tenant-quota reservation of the instances scaling added beyond the provisioned ones. */
+  scaleReservationId?: string;
 }
 
 export type AgentState = { status: 'NONE' } | RegisteredAgent;
@@ -53,8 +55,11 @@ export const agentDecider: Decider<AgentState, AgentCommand, AgentEvent> = {
         return { ...state, status: 'ACTIVE' };
       case 'AgentDecommissioned':
         return { ...state, status: 'DECOMMISSIONED' };
-      case 'AgentScaled':
-        return { ...state, desiredInstances: event.data.to };
+      case 'AgentScaled': {
+        const { reservationId } = event.data;
+        if (reservationId === undefined) return { ...state, desiredInstances: event.data.to };
+        return { ...state, desiredInstances: event.data.to, scaleReservationId: reservationId ?? undefined };
+      }
       case 'AgentDecommissioningStarted':
         return { ...state, decommissioningSagaId: event.data.sagaId };
     }
@@ -105,9 +110,11 @@ export const agentDecider: Decider<AgentState, AgentCommand, AgentEvent> = {
       }
       case 'ScaleAgent': {
         const agent = notDecommissioned(state);
-        const { desired, reason, cappedByQuota, uncapped } = command.data;
+        const { desired, reason, cappedByQuota, uncapped, reservationId } = command.data;
         if (!Number.isInteger(desired) || desired < 0) throw new DomainError('INVALID_SCALE', `desired instances must be a whole number ≥ 0, not ${desired}`);
-        if (desired === agent.desiredInstances) return [];
+        // The same target with the same reservation changes nothing; a new reservation is recorded.
+        const sameReservation = reservationId === undefined || (reservationId ?? undefined) === agent.scaleReservationId;
+        if (desired === agent.desiredInstances && sameReservation) return [];
         return [
           {
             type: 'AgentScaled',
@@ -117,6 +124,7 @@ export const agentDecider: Decider<AgentState, AgentCommand, AgentEvent> = {
               to: desired,
               reason,
               ...(cappedByQuota ? { cappedByQuota: true, ...(uncapped !== undefined ? { uncapped } : {}) } : {}),
+              ...(reservationId !== undefined ? { reservationId } : {}),
             },
           },
         ];

@@ -42,7 +42,16 @@ export type AgentDecommissioned = DomainEvent<'AgentDecommissioned', { agentId: 
 /** The scaling policy's new target; `cappedByQuota`: the tenant quota held it below what the policy asked. */
 export type AgentScaled = DomainEvent<
   'AgentScaled',
-  { agentId: string; from: number; to: number; reason: string; cappedByQuota?: boolean; uncapped?: number }
+  {
+    agentId: string;
+    from: number;
+    to: number;
+    reason: string;
+    cappedByQuota?: boolean;
+    uncapped?: number;
+    /** The quota reservation holding the instances beyond the provisioned ones (null: none any more). */
+    reservationId?: string | null;
+  }
 >;
 /** An `agent-decommissioning` saga began: the agent takes no new work from here on. */
 export type AgentDecommissioningStarted = DomainEvent<'AgentDecommissioningStarted', { agentId: string; sagaId: string; reason: string }>;

@@ -47,6 +47,8 @@ export function sagaSummariesProjection(): Projection {
           finished_at: view.finishedAt ?? null,
           duration_ms: view.finishedAt ? Date.parse(view.finishedAt) - Date.parse(view.startedAt) : null,
           state,
+          definition_name: view.definition?.name ?? null,
+          definition_version: view.definition?.version ?? null,
         });
         for (const s of view.steps) {
           stepRows.push({

@@ -44,6 +44,10 @@ export function advance(state: SagaState, now: Date): { events: SagaEvent[]; sta
       else if (action.kind === 'compensate-step') command = { type: 'StartStepCompensation', data: { step: action.step, at: now } };
       else if (action.kind === 'finish-compensation') command = { type: 'FinishCompensation', data: { at: now } };
       else if (action.kind === 'cancel-step') command = cancelStepCommand(s, action, now);
+      else if (action.kind === 'deliver-signal') {
+        const { step, attempt, signalId, payload } = action;
+        command = { type: 'SucceedStep', data: { step, attempt, output: payload ?? null, signalId, at: now } };
+      }
       if (!command) continue;
       try {
         const evs = decide(command, s);
@@ -53,6 +57,7 @@ export function advance(state: SagaState, now: Date): { events: SagaEvent[]; sta
         if (!(err instanceof SagaError)) throw err;
       }
       // A compensation or finish changes what is due next: plan again from the new state.
+      // (A delivered signal too: another wait step of its name must not take it as well.)
       if (command.type !== 'StartStep' && command.type !== 'FailStep' && produced.length) break;
     }
     if (produced.length === 0) break;

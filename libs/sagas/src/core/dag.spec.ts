@@ -92,6 +92,62 @@ describe('validateWorkflow', () => {
     ]);
   });
 
+  it('lets a compensation read its own task output (the undo of what the task did) and its ancestors', () => {
+    expect(
+      validate(
+        wf([
+          { id: 'A' },
+          { id: 'B', dependsOn: ['A'], compensation: { handler: 'echo', config: { refund: 'refund charge {{ B.output.chargeId }}', order: '{{ A.output.id }}' } } },
+        ]),
+      ),
+    ).toEqual([]);
+  });
+
+  it('still refuses a task config that reads its own output, and a compensation that reads a descendant or a sibling', () => {
+    expect(
+      validate(
+        wf([
+          { id: 'A', config: { v: '{{ A.output.v }}' } },
+          { id: 'B', dependsOn: ['A'], compensation: { handler: 'echo', config: { c: '{{ C.output.v }}', d: '{{ D.output.v }}' } } },
+          { id: 'C', dependsOn: ['B'] },
+          { id: 'D', dependsOn: ['A'] },
+        ]),
+      ),
+    ).toEqual([
+      { field: 'tasks[0].config.v', message: '{{ A.output.v }} references A, which is not an upstream dependency of A' },
+      { field: 'tasks[1].compensation.config.c', message: '{{ C.output.v }} references C, which is not an upstream dependency of B' },
+      { field: 'tasks[1].compensation.config.d', message: '{{ D.output.v }} references D, which is not an upstream dependency of B' },
+    ]);
+  });
+
+  describe('{{ input.path }}', () => {
+    const withInput = wf([
+      { id: 'a', config: { to: '{{ input.customer.email }}', all: '{{ input }}', n: 'n={{ input.items[0] }}' } },
+      { id: 'b', dependsOn: ['a'], config: { v: '{{ a.output.v }} for {{ input.customer.id }}' }, compensation: { handler: 'echo', config: { why: '{{ input.reason }}' } } },
+    ]);
+
+    it('is accepted in a stored definition, with task references as usual', () => {
+      expect(validateWorkflow(withInput, HANDLERS, { inputTemplates: true })).toEqual([]);
+    });
+
+    it('is refused in a workflow started with its tasks (it has no input)', () => {
+      expect(validate(withInput).map((p) => p.field)).toEqual(['tasks[0].config.to', 'tasks[0].config.all', 'tasks[0].config.n', 'tasks[1].config.v', 'tasks[1].compensation.config.why']);
+      expect(validate(wf([{ id: 'a', config: { to: '{{ input.email }}' } }]))).toEqual([
+        { field: 'tasks[0].config.to', message: "{{ input.email }} reads the start's input, which only workflows started from a stored definition have" },
+      ]);
+    });
+
+    it('leaves a task named input to mean that task outside definitions', () => {
+      expect(validate(wf([{ id: 'input' }, { id: 'b', dependsOn: ['input'], config: { v: '{{ input.output.v }}' } }]))).toEqual([]);
+    });
+
+    it('names both forms in a definition when a template is malformed', () => {
+      expect(validateWorkflow(wf([{ id: 'a', config: { v: '{{ inptu.x }}' } }]), HANDLERS, { inputTemplates: true })).toEqual([
+        { field: 'tasks[0].config.v', message: 'malformed template reference {{ inptu.x }}: expected {{ taskId.output.path }} or {{ input.path }}' },
+      ]);
+    });
+  });
+
   it('rejects malformed template references', () => {
     expect(validate(wf([{ id: 'a' }, { id: 'b', dependsOn: ['a'], config: { v: '{{ a.outptu.v }}' } }]))).toEqual([
       { field: 'tasks[1].config.v', message: 'malformed template reference {{ a.outptu.v }}: expected {{ taskId.output.path }}' },

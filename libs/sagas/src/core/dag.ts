@@ -1,5 +1,5 @@
 import { PriorityName, STEP_PRIORITY } from './saga.types';
-import { collectStrings, parseTemplates } from './templates';
+import { collectStrings, isInputReference, parseTemplates } from './templates';
 
 /** One task of a task-workflow saga; it becomes the step named by its id. */
 export interface WorkflowTask {
@@ -17,7 +17,18 @@ export interface WorkflowTask {
 
 /** `agent:<capability>`: the task is queued for any agent of the tenant with that capability. */
 export const AGENT_HANDLER_PREFIX = 'agent:';
-export const CAPABILITY_PATTERN = /^[a-z0-9][a-z0-9._-]{0,99}$/;
+export const CAPABILITY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:\/-]{0,99}$/;
+
+/** The `wait` handler: the task waits for a signal (`config: { signal, timeoutMs? }`); no effect runs. */
+export const WAIT_HANDLER = 'wait';
+export const SIGNAL_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,100}$/;
+
+/** The signal a `wait` task waits for, or undefined for any other task. */
+export function waitSignalOf(task: { handler?: unknown; config?: unknown }): string | undefined {
+  if (task.handler !== WAIT_HANDLER) return undefined;
+  const signal = (task.config as { signal?: unknown } | undefined)?.signal;
+  return typeof signal === 'string' ? signal : undefined;
+}
 
 /** The capability of an `agent:<capability>` handler name, or undefined for any other handler. */
 export function agentCapabilityOf(handler: unknown): string | undefined {
@@ -46,12 +57,18 @@ export const DEFAULT_WORKFLOW_MAX_PARALLEL = 4;
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+export interface WorkflowValidationOptions {
+  /** A stored definition: `{{ input.path }}` reads the input of each start (any path; checked when one starts). */
+  inputTemplates?: boolean;
+}
+
 /**
  * Everything wrong with a task workflow, as `{ field, message }` (empty when it can run):
  * ids, duplicates, unknown dependencies, cycles, unknown handlers, template references that name
- * an unknown task or one that is not an ancestor, and maxParallel bounds.
+ * an unknown task or one that is not an ancestor (a compensation may also read its own task's
+ * output), and maxParallel bounds.
  */
-export function validateWorkflow(input: TaskWorkflowInput, knownHandlers: readonly string[]): ValidationProblem[] {
+export function validateWorkflow(input: TaskWorkflowInput, knownHandlers: readonly string[], options: WorkflowValidationOptions = {}): ValidationProblem[] {
   const problems: ValidationProblem[] = [];
   const add = (field: string, message: string) => problems.push({ field, message });
   if (!isObject(input)) return [{ field: '', message: 'must be an object' }];
@@ -89,6 +106,14 @@ export function validateWorkflow(input: TaskWorkflowInput, knownHandlers: readon
     const capability = agentCapabilityOf(t.handler);
     if (typeof t.handler === 'string' && t.handler.startsWith(AGENT_HANDLER_PREFIX) && !capability) {
       add(`${f}.handler`, `agent handler must be agent:<capability> with a capability matching ${CAPABILITY_PATTERN}`);
+    } else if (t.handler === WAIT_HANDLER) {
+      const config = (isObject(t.config) ? t.config : {}) as { signal?: unknown; timeoutMs?: unknown };
+      if (typeof config.signal !== 'string' || !SIGNAL_NAME_PATTERN.test(config.signal)) {
+        add(`${f}.config.signal`, `a wait task needs config.signal matching ${SIGNAL_NAME_PATTERN.source}`);
+      }
+      if (config.timeoutMs !== undefined && (!Number.isInteger(config.timeoutMs) || (config.timeoutMs as number) < 1 || (config.timeoutMs as number) > ONE_YEAR_MS)) {
+        add(`${f}.config.timeoutMs`, `must be an integer from 1 to ${ONE_YEAR_MS}`);
+      }
     } else if (!capability && (typeof t.handler !== 'string' || !handlers.has(t.handler))) add(`${f}.handler`, `unknown handler ${String(t.handler)}`);
     if (t.compensation !== undefined) {
       if (!isObject(t.compensation)) add(`${f}.compensation`, 'must be an object');
@@ -152,20 +177,27 @@ export function validateWorkflow(input: TaskWorkflowInput, knownHandlers: readon
     add(`tasks[${indexById.get(cycle[0])}].dependsOn`, `cycle: ${[...cycle, cycle[0]].join(' -> ')}`);
   }
 
-  // Template references: a known task that is an ancestor (transitively) of the referencing task.
+  // Template references: a known task that is an ancestor (transitively) of the referencing task;
+  // a compensation runs after its task succeeded, so it may read that task's output too.
+  const expected = options.inputTemplates ? '{{ taskId.output.path }} or {{ input.path }}' : '{{ taskId.output.path }}';
   tasks.forEach((raw, i) => {
     if (!isObject(raw)) return;
     const t = raw as Partial<WorkflowTask>;
-    const ancestors = typeof t.id === 'string' && indexById.get(t.id) === i ? ancestorsOf(t.id, deps) : new Set<string>();
+    const valid = typeof t.id === 'string' && indexById.get(t.id) === i;
+    const ancestors = valid ? ancestorsOf(t.id!, deps) : new Set<string>();
+    const withOwn = valid ? new Set([...ancestors, t.id!]) : ancestors;
     const strings = [
-      ...collectStrings(t.config, `tasks[${i}].config`),
-      ...(isObject(t.compensation) ? collectStrings(t.compensation.config, `tasks[${i}].compensation.config`) : []),
+      ...collectStrings(t.config, `tasks[${i}].config`).map((s) => ({ ...s, readable: ancestors })),
+      ...(isObject(t.compensation) ? collectStrings(t.compensation.config, `tasks[${i}].compensation.config`).map((s) => ({ ...s, readable: withOwn })) : []),
     ];
-    for (const { field, value } of strings) {
-      for (const parsed of parseTemplates(value)) {
-        if (!parsed.ok) add(field, `malformed template reference ${parsed.text}: expected {{ taskId.output.path }}`);
+    for (const { field, value, readable } of strings) {
+      for (const parsed of parseTemplates(value, { input: options.inputTemplates })) {
+        if (!parsed.ok) {
+          if (isInputReference(parsed.text)) add(field, `${parsed.text} reads the start's input, which only workflows started from a stored definition have`);
+          else add(field, `malformed template reference ${parsed.text}: expected ${expected}`);
+        } else if (parsed.ref.kind === 'input') continue;
         else if (!indexById.has(parsed.ref.taskId)) add(field, `${parsed.ref.text} references unknown task ${parsed.ref.taskId}`);
-        else if (!ancestors.has(parsed.ref.taskId)) {
+        else if (!readable.has(parsed.ref.taskId)) {
           add(field, `${parsed.ref.text} references ${parsed.ref.taskId}, which is not an upstream dependency of ${String(t.id)}`);
         }
       }

@@ -4,6 +4,7 @@ import {
   isCompensationDone,
   isCompensationInFlight,
   nextStepToCompensate,
+  pendingSignal,
   runningSteps,
 } from './saga.state';
 
@@ -22,6 +23,8 @@ export type SagaAction =
    * FailStep (CANCELLED) at once, so compensation need not wait for the agent.
    */
   | { kind: 'cancel-step'; step: string; attempt: number }
+  /** A `wait` step running while a signal of its name waits: decide SucceedStep with its payload. */
+  | { kind: 'deliver-signal'; step: string; attempt: number; signalId: string; payload?: unknown }
   /** Run the compensation of `step`: decide StartStepCompensation. */
   | { kind: 'compensate-step'; step: string }
   /** Nothing is left to undo: decide FinishCompensation. */
@@ -51,7 +54,10 @@ export function nextWork(state: SagaState, now: Date): NextWork {
   const result = (): NextWork =>
     nextDueMs === undefined ? { actions } : { actions, nextDueAt: new Date(nextDueMs).toISOString() };
 
-  if (state.status !== 'RUNNING' && state.status !== 'COMPENSATING') return { actions };
+  if (state.status === 'SCHEDULED') {
+    // Nothing runs before its start time; from then on it is planned like a running saga.
+    if (!consider(state.startAt)) return result();
+  } else if (state.status !== 'RUNNING' && state.status !== 'COMPENSATING' && state.status !== 'SUSPENDED') return { actions };
 
   const plan = state.plan;
   // Timeouts of attempts in flight (also while compensating: they must settle before undoing).
@@ -77,7 +83,16 @@ export function nextWork(state: SagaState, now: Date): NextWork {
     }
   }
 
-  if (state.status === 'RUNNING') {
+  // Suspended: attempts still in flight settle (their timeouts above); nothing new starts.
+  if (state.status === 'SUSPENDED') return result();
+
+  if (state.status === 'RUNNING' || state.status === 'SCHEDULED') {
+    for (const p of plan.steps) {
+      const st = state.steps[p.name];
+      if (p.waitFor === undefined || st?.status !== 'RUNNING') continue;
+      const signal = pendingSignal(state, p.waitFor);
+      if (signal) actions.push({ kind: 'deliver-signal', step: p.name, attempt: st.attempts, signalId: signal.signalId, payload: signal.payload });
+    }
     const ready: { kind: 'start-step' | 'retry-step'; step: string; priority: number; index: number }[] = [];
     plan.steps.forEach((p, index) => {
       const st = state.steps[p.name];

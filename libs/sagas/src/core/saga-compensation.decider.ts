@@ -18,7 +18,7 @@ import { addMs, toIso } from './time';
 export function withCompensationFinished(state: SagaState, events: SagaEvent[], at: string): SagaEvent[] {
   const after = foldSagaEvents(events, state);
   if (after.status === 'COMPENSATING' && isCompensationDone(after)) {
-    return [...events, { type: 'SagaCompensated', data: { at } }];
+    return [...events, sagaCompensated(after, at)];
   }
   return events;
 }
@@ -84,5 +84,10 @@ export function finishCompensation(command: FinishCompensation, state: SagaState
   if (state.status !== 'COMPENSATING' || !isCompensationDone(state)) {
     throw new SagaError('COMPENSATION_NOT_FINISHED', `saga is ${state.status} with compensation work left`);
   }
-  return [{ type: 'SagaCompensated', data: { at: toIso(command.data.at) } }];
+  return [sagaCompensated(state, toIso(command.data.at))];
+}
+
+/** The end of a compensation; `rolledBack` when an operator's cancel or compensate started it. */
+function sagaCompensated(state: SagaState, at: string): SagaEvent {
+  return { type: 'SagaCompensated', data: { at, ...(state.compensationActor !== undefined ? { rolledBack: true } : {}) } };
 }

@@ -4,15 +4,17 @@ import { withCompensationFinished } from './saga-compensation.decider';
 import { SagaError } from './saga.errors';
 import { SagaEvent } from './saga.events';
 import { foldSagaEvents } from './saga.evolve';
-import { SagaState, requireStep, runningSteps, stepPlanOf } from './saga.state';
-import { StepPlan } from './saga.types';
+import { SagaState, requireStep, runningSteps, runsSteps, stepPlanOf } from './saga.state';
+import { StepPlan, isAgentStep } from './saga.types';
 import { addMs, toIso } from './time';
 
 /** Why `step` cannot start at `at`, or undefined when it can. */
 export function whyNotStartable(state: SagaState, step: string, atMs: number): string | undefined {
   const plan = stepPlanOf(state, step);
   if (!plan) return `unknown step ${step}`;
-  if (state.status !== 'RUNNING') return `saga is ${state.status}`;
+  if (!runsSteps(state, atMs)) {
+    return state.status === 'SCHEDULED' ? `saga is scheduled for ${state.startAt}` : `saga is ${state.status}`;
+  }
   const st = state.steps[step];
   if (st.status === 'FAILED') {
     if (st.nextAttemptDueAt === undefined) return `step ${step} failed for good`;
@@ -35,7 +37,8 @@ export function startStep(command: StartStep, state: SagaState): SagaEvent[] {
   return [
     {
       type: 'StepStarted',
-      data: { step, attempt: state.steps[step].attempts + 1, at, ...(plan.external ? {} : { timeoutAt: addMs(at, plan.timeoutMs) }) },
+      // An agent's task has no timeout from its start (its queue bounds each attempt from the lock).
+      data: { step, attempt: state.steps[step].attempts + 1, at, ...(isAgentStep(plan) ? {} : { timeoutAt: addMs(at, plan.timeoutMs) }) },
     },
   ];
 }
@@ -54,10 +57,11 @@ export function succeedStep(command: SucceedStep, state: SagaState): SagaEvent[]
   const { step, attempt } = command.data;
   if (!currentAttempt(state, command.data)) return [];
   const at = toIso(command.data.at);
+  const { output, signalId } = command.data;
   const events: SagaEvent[] = [
     {
       type: 'StepSucceeded',
-      data: { step, attempt, ...(command.data.output !== undefined ? { output: command.data.output } : {}), at },
+      data: { step, attempt, ...(output !== undefined ? { output } : {}), ...(signalId !== undefined ? { signalId } : {}), at },
     },
   ];
   if (state.status === 'RUNNING') {
@@ -75,15 +79,21 @@ export function failStep(command: FailStep, state: SagaState): SagaEvent[] {
   const at = toIso(command.data.at);
   const code = command.data.code !== undefined ? { code: command.data.code } : {};
   const retryable = command.data.retryable !== false;
-  if (state.status === 'RUNNING' && retryable && attempt < plan.retry.maxAttempts) {
-    const delayMs = backoffDelayMs(plan.retry, attempt, command.data.jitter);
+  // A resumed step's retry budget counts from the resume (attemptOffset).
+  const attemptsUsed = attempt - (state.steps[step].attemptOffset ?? 0);
+  if (state.status === 'RUNNING' && retryable && attemptsUsed < plan.retry.maxAttempts) {
+    // Fresh attempts after a resume back off from the start again.
+    const delayMs = backoffDelayMs(plan.retry, attemptsUsed, command.data.jitter);
     return [
       { type: 'StepFailed', data: { step, attempt, error, ...code, final: false, at } },
       { type: 'StepRetryScheduled', data: { step, nextAttempt: attempt + 1, dueAt: addMs(at, delayMs), delayMs, at } },
     ];
   }
   const events: SagaEvent[] = [{ type: 'StepFailed', data: { step, attempt, error, ...code, final: true, at } }];
-  if (state.status === 'RUNNING') {
+  if (state.status === 'RUNNING' && state.onFailure === 'suspend') {
+    // The operator decides: resume (with a corrected config) or compensate.
+    events.push({ type: 'SagaSuspended', data: { step, error, at } });
+  } else if (state.status === 'RUNNING') {
     events.push({ type: 'CompensationStarted', data: { reason: `step ${step} failed: ${error}`, failedStep: step, at } });
   }
   return withCompensationFinished(state, events, at);

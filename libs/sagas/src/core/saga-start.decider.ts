@@ -46,5 +46,11 @@ export function startSaga(command: StartSaga, state: SagaState): SagaEvent[] {
   }
   // An empty correlation id is no correlation id.
   const identity = sagaIdentityOf({ ...d, correlationId: d.correlationId || undefined });
-  return [{ type: 'SagaStarted', data: { ...identity, at: toIso(d.at) } }];
+  const at = toIso(d.at);
+  const started: SagaEvent = { type: 'SagaStarted', data: { ...identity, at } };
+  // A start time still ahead: the saga waits for it, SCHEDULED.
+  if (identity.startAt !== undefined && Date.parse(identity.startAt) > Date.parse(at)) {
+    return [started, { type: 'SagaScheduled', data: { startAt: identity.startAt, at } }];
+  }
+  return [started];
 }

@@ -12,6 +12,8 @@ export interface SagaStepView {
   error?: string;
   /** Where the platform decided the failure: TIMEOUT, EXPIRED, LOCK_EXPIRED, CANCELLED, CIRCUIT_OPEN. */
   errorCode?: string;
+  /** A running `wait` step: the signal it waits for. */
+  waitingFor?: { signal: string };
 }
 
 /** Completed ÷ total steps (succeeded or skipped count as completed). */
@@ -30,10 +32,20 @@ export interface SagaView {
   input: unknown;
   steps: SagaStepView[];
   progress: SagaProgressView;
+  /** The stored workflow definition (and version) it was started from. */
+  definition?: { name: string; version: number };
   version: number;
   startedAt: string;
   updatedAt: string;
   finishedAt?: string;
+}
+
+/** The stored workflow definition a saga was started from: recorded in its start (or, before that, its input). */
+export function sagaDefinitionOf(state: SagaState): { name: string; version: number } | undefined {
+  const d = state.definition ?? (state.sagaType === 'task-workflow' ? (state.input as { definition?: unknown } | null | undefined)?.definition : undefined);
+  if (d === null || typeof d !== 'object') return undefined;
+  const { name, version } = d as { name?: unknown; version?: unknown };
+  return typeof name === 'string' && Number.isSafeInteger(version) ? { name, version: version as number } : undefined;
 }
 
 /** `GET /v1/sagas/{sagaId}/compensations`. */
@@ -63,6 +75,7 @@ export function toSagaView(state: SagaState, version: number): SagaView {
       ...(st.output !== undefined ? { output: st.output } : {}),
       ...(st.error !== undefined ? { error: st.error } : {}),
       ...(st.errorCode !== undefined && st.status !== 'SUCCEEDED' ? { errorCode: st.errorCode } : {}),
+      ...(p.waitFor !== undefined && st.status === 'RUNNING' ? { waitingFor: { signal: p.waitFor } } : {}),
     };
   });
   const completedSteps = steps.filter((s) => s.status === 'SUCCEEDED' || s.status === 'SKIPPED').length;
@@ -75,6 +88,7 @@ export function toSagaView(state: SagaState, version: number): SagaView {
     input: state.input,
     steps,
     progress: { completedSteps, totalSteps, percent: totalSteps ? Math.round((completedSteps / totalSteps) * 100) : 100 },
+    ...(sagaDefinitionOf(state) ? { definition: sagaDefinitionOf(state) } : {}),
     version,
     startedAt: state.startedAt,
     updatedAt: state.updatedAt ?? state.startedAt,

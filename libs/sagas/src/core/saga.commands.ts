@@ -5,7 +5,7 @@ export type Instant = Date | string;
 
 export type StartSaga = { type: 'StartSaga'; data: SagaIdentity & { at: Instant } };
 export type StartStep = { type: 'StartStep'; data: { step: string; at: Instant } };
-export type SucceedStep = { type: 'SucceedStep'; data: { step: string; attempt: number; output?: unknown; at: Instant } };
+export type SucceedStep = { type: 'SucceedStep'; data: { step: string; attempt: number; output?: unknown; signalId?: string; at: Instant } };
 /**
  * Also used for timeouts (`error: 'timeout after N ms'`). `jitter` in [0, 1] spreads the retry
  * delay; `retryable: false` (a business refusal that retrying cannot fix) makes the failure final.
@@ -25,6 +25,10 @@ export type FinishCompensation = { type: 'FinishCompensation'; data: { at: Insta
 export type RetryCompensation = { type: 'RetryCompensation'; data: { actor: string; reason?: string; at: Instant } };
 export type SkipCompensation = { type: 'SkipCompensation'; data: { step: string; actor: string; reason: string; at: Instant } };
 export type CancelSaga = { type: 'CancelSaga'; data: { actor: string; reason: string; at: Instant } };
+/** `config`: replaces the suspended task's config (task-workflow only). */
+export type ResumeSaga = { type: 'ResumeSaga'; data: { actor: string; reason: string; config?: unknown; at: Instant } };
+export type CompensateSaga = { type: 'CompensateSaga'; data: { actor: string; reason: string; at: Instant } };
+export type ReceiveSignal = { type: 'ReceiveSignal'; data: { name: string; signalId: string; payload?: unknown; at: Instant } };
 
 export type SagaCommand =
   | StartSaga
@@ -37,7 +41,10 @@ export type SagaCommand =
   | FinishCompensation
   | RetryCompensation
   | SkipCompensation
-  | CancelSaga;
+  | CancelSaga
+  | ResumeSaga
+  | CompensateSaga
+  | ReceiveSignal;
 
 export type SagaCommandType = SagaCommand['type'];
 

@@ -567,7 +567,7 @@ describe('saga decider', () => {
         .then([
           { type: 'SagaCancelRequested', data: { actor: 'ops', reason: 'r', at: at(1) } },
           { type: 'CompensationStarted', data: { reason: 'r', actor: 'ops', at: at(1) } },
-          { type: 'SagaCompensated', data: { at: at(1) } },
+          { type: 'SagaCompensated', data: { at: at(1), rolledBack: true } },
         ]);
     });
 
@@ -603,7 +603,7 @@ describe('saga decider', () => {
         .when(succeed('lookup', 1, 2))
         .then([
           { type: 'StepSucceeded', data: { step: 'lookup', attempt: 1, at: at(2) } },
-          { type: 'SagaCompensated', data: { at: at(2) } },
+          { type: 'SagaCompensated', data: { at: at(2), rolledBack: true } },
         ]);
     });
 

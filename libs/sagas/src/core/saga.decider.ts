@@ -1,5 +1,5 @@
 import { SagaCommand, SagaCommandType } from './saga.commands';
-import { cancelSaga, retryCompensation, skipCompensation } from './saga-operator.decider';
+import { cancelSaga, compensateSaga, receiveSignal, resumeSaga, retryCompensation, skipCompensation } from './saga-operator.decider';
 import { failStepCompensation, finishCompensation, startStepCompensation, succeedStepCompensation } from './saga-compensation.decider';
 import { failStep, startStep, succeedStep } from './saga-run.decider';
 import { startSaga } from './saga-start.decider';
@@ -26,6 +26,9 @@ const DECISIONS: { [T in Exclude<SagaCommandType, 'StartSaga'>]: Decision<Extrac
   RetryCompensation: retryCompensation,
   SkipCompensation: skipCompensation,
   CancelSaga: cancelSaga,
+  ResumeSaga: resumeSaga,
+  CompensateSaga: compensateSaga,
+  ReceiveSignal: receiveSignal,
 };
 
 /** Turns a command into the events it causes, or throws a SagaError when the state refuses it. */

@@ -3,6 +3,8 @@ export type SagaErrorCode =
   | 'SAGA_NOT_FOUND'
   | 'SAGA_NOT_RUNNING'
   | 'SAGA_NOT_STUCK'
+  | 'SAGA_NOT_SUSPENDED'
+  | 'SAGA_TERMINAL'
   | 'STEP_NOT_STUCK'
   | 'UNKNOWN_STEP'
   | 'STEP_NOT_STARTABLE'

@@ -4,7 +4,8 @@ import { SagaIdentity } from './saga.types';
 export type SagaStarted = { type: 'SagaStarted'; data: SagaIdentity & { at: string } };
 /** `timeoutAt` is absent for an external step (its queue bounds the attempt from the lock). */
 export type StepStarted = { type: 'StepStarted'; data: { step: string; attempt: number; at: string; timeoutAt?: string } };
-export type StepSucceeded = { type: 'StepSucceeded'; data: { step: string; attempt: number; output?: unknown; at: string } };
+/** `signalId`: a wait step's output is the payload of this signal (consumed by it). */
+export type StepSucceeded = { type: 'StepSucceeded'; data: { step: string; attempt: number; output?: unknown; signalId?: string; at: string } };
 export type StepFailed = {
   type: 'StepFailed';
   /** `code`: set where the platform decided the failure (TIMEOUT, EXPIRED, LOCK_EXPIRED, CANCELLED, ...). */
@@ -28,7 +29,18 @@ export type StepCompensationFailed = {
   data: { step: string; attempt: number; error: string; final: boolean; retryAt?: string; at: string };
 };
 export type SagaCompleted = { type: 'SagaCompleted'; data: { at: string } };
-export type SagaCompensated = { type: 'SagaCompensated'; data: { at: string } };
+/** `rolledBack`: the compensation was an operator's (cancel or compensate), not a step's failure. */
+export type SagaCompensated = { type: 'SagaCompensated'; data: { at: string; rolledBack?: boolean } };
+/** The saga waits until `startAt` (SCHEDULED). */
+export type SagaScheduled = { type: 'SagaScheduled'; data: { startAt: string; at: string } };
+/** `step` failed for good and the saga's onFailure is `suspend`: it waits for an operator. */
+export type SagaSuspended = { type: 'SagaSuspended'; data: { step: string; error: string; at: string } };
+/** An operator resumed a SUSPENDED saga: `steps` run again with fresh attempts (`config` replaces `step`'s). */
+export type SagaResumed = {
+  type: 'SagaResumed';
+  data: { actor: string; reason: string; step?: string; steps: string[]; config?: unknown; at: string };
+};
+export type SignalReceived = { type: 'SignalReceived'; data: { name: string; signalId: string; payload?: unknown; at: string } };
 export type SagaCompensationFailed = { type: 'SagaCompensationFailed'; data: { step: string; error: string; at: string } };
 export type CompensationRetried = { type: 'CompensationRetried'; data: { actor: string; reason?: string; at: string } };
 export type CompensationSkipped = {
@@ -52,7 +64,11 @@ export type SagaEvent =
   | SagaCompensationFailed
   | CompensationRetried
   | CompensationSkipped
-  | SagaCancelRequested;
+  | SagaCancelRequested
+  | SagaScheduled
+  | SagaSuspended
+  | SagaResumed
+  | SignalReceived;
 
 export type SagaEventType = SagaEvent['type'];
 
@@ -72,6 +88,10 @@ export const SAGA_EVENT_TYPES: readonly SagaEventType[] = [
   'CompensationRetried',
   'CompensationSkipped',
   'SagaCancelRequested',
+  'SagaScheduled',
+  'SagaSuspended',
+  'SagaResumed',
+  'SignalReceived',
 ];
 
 export function isSagaEvent(event: { type: string }): event is SagaEvent {

@@ -35,7 +35,7 @@ function applyEvent(state: SagaState, event: SagaEvent): SagaState {
     case 'StepStarted': {
       const d = event.data;
       const prev = state.steps[d.step];
-      return patchStep(state, d.step, {
+      const s = patchStep(state, d.step, {
         ...SETTLED,
         status: 'RUNNING',
         attempts: d.attempt,
@@ -43,10 +43,15 @@ function applyEvent(state: SagaState, event: SagaEvent): SagaState {
         finishedAt: undefined,
         timeoutAt: d.timeoutAt,
       });
+      // A scheduled saga runs from its first step on.
+      return s.status === 'SCHEDULED' ? { ...s, status: 'RUNNING' } : s;
     }
     case 'StepSucceeded': {
       const d = event.data;
-      const s = patchStep(state, d.step, { ...SETTLED, status: 'SUCCEEDED', output: d.output, error: undefined, errorCode: undefined, finishedAt: d.at });
+      let s = patchStep(state, d.step, { ...SETTLED, status: 'SUCCEEDED', output: d.output, error: undefined, errorCode: undefined, finishedAt: d.at });
+      if (d.signalId !== undefined && s.signals) {
+        s = { ...s, signals: s.signals.map((g) => (g.signalId === d.signalId && g.consumedBy === undefined ? { ...g, consumedBy: d.step } : g)) };
+      }
       return s.completionOrder.includes(d.step) ? s : { ...s, completionOrder: [...s.completionOrder, d.step] };
     }
     case 'StepFailed': {
@@ -67,7 +72,9 @@ function applyEvent(state: SagaState, event: SagaEvent): SagaState {
         status: 'COMPENSATING',
         steps,
         compensationReason: d.reason,
+        suspendedStep: undefined,
         ...(d.failedStep !== undefined ? { failedStep: d.failedStep } : {}),
+        ...(d.actor !== undefined ? { compensationActor: d.actor } : {}),
       };
     }
     case 'StepCompensationStarted': {
@@ -131,6 +138,34 @@ function applyEvent(state: SagaState, event: SagaEvent): SagaState {
     }
     case 'SagaCancelRequested':
       return { ...state, cancelRequested: { actor: event.data.actor, reason: event.data.reason, at: event.data.at } };
+    case 'SagaScheduled':
+      return { ...state, status: 'SCHEDULED', startAt: event.data.startAt };
+    case 'SagaSuspended':
+      return { ...state, status: 'SUSPENDED', suspendedStep: event.data.step };
+    case 'SagaResumed': {
+      const d = event.data;
+      let s: SagaState = { ...state, status: 'RUNNING', suspendedStep: undefined };
+      // The steps that failed for good run again, with fresh attempts.
+      for (const step of d.steps) {
+        const st = s.steps[step];
+        if (st) s = patchStep(s, step, { ...SETTLED, status: 'PENDING', error: undefined, errorCode: undefined, finishedAt: undefined, attemptOffset: st.attempts });
+      }
+      if (d.config !== undefined && d.step !== undefined) {
+        s = { ...s, configOverrides: { ...s.configOverrides, [d.step]: d.config } };
+        // A `wait` step's signal and timeout come from its config: the corrected config's apply.
+        const waiting = s.plan.steps.find((p) => p.name === d.step && p.waitFor !== undefined);
+        const config = d.config as { signal?: unknown; timeoutMs?: unknown };
+        if (waiting && typeof config?.signal === 'string') {
+          const timeoutMs = typeof config.timeoutMs === 'number' ? config.timeoutMs : waiting.timeoutMs;
+          s = { ...s, plan: { ...s.plan, steps: s.plan.steps.map((p) => (p === waiting ? { ...p, waitFor: config.signal as string, timeoutMs } : p)) } };
+        }
+      }
+      return s;
+    }
+    case 'SignalReceived': {
+      const d = event.data;
+      return { ...state, signals: [...(state.signals ?? []), { name: d.name, signalId: d.signalId, ...(d.payload !== undefined ? { payload: d.payload } : {}), at: d.at }] };
+    }
     default:
       return state;
   }

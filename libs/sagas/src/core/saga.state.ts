@@ -7,6 +7,9 @@ import { SagaIdentity, SagaStatus, StepPlan, StepStatus } from './saga.types';
  */
 export const TERMINAL_SAGA_STATUSES: readonly SagaStatus[] = ['COMPLETED', 'COMPENSATED', 'COMPENSATION_FAILED'];
 
+/** The statuses an operator's cancel applies to. */
+export const CANCELLABLE_SAGA_STATUSES: readonly SagaStatus[] = ['SCHEDULED', 'RUNNING', 'SUSPENDED'];
+
 /** The events that put a saga in one of the TERMINAL_SAGA_STATUSES. */
 export const TERMINAL_SAGA_EVENTS: readonly string[] = ['SagaCompleted', 'SagaCompensated', 'SagaCompensationFailed'];
 
@@ -38,6 +41,21 @@ export interface SagaStepState {
   nextAttemptDueAt?: string;
   /** Set while an attempt (RUNNING) or a compensation attempt (COMPENSATING) is in flight. */
   timeoutAt?: string;
+  /**
+   * Attempts made before the last resume: a resumed step gets fresh attempts (its retry budget
+   * counts from here) while attempt numbers, which effect ids derive from, keep growing.
+   */
+  attemptOffset?: number;
+}
+
+/** A signal delivered to the saga, kept until a `wait` step of its name takes it. */
+export interface ReceivedSignal {
+  name: string;
+  signalId: string;
+  payload?: unknown;
+  at: string;
+  /** The wait step whose output it became. */
+  consumedBy?: string;
 }
 
 export interface CompensationEntry {
@@ -61,6 +79,14 @@ export interface SagaState extends SagaIdentity {
   compensationReason?: string;
   failedStep?: string;
   cancelRequested?: { actor: string; reason: string; at: string };
+  /** The operator whose cancel or compensate started the compensation (saga.rolled_back). */
+  compensationActor?: string;
+  /** While SUSPENDED: the step whose final failure suspended the saga. */
+  suspendedStep?: string;
+  /** Task configs an operator replaced on resume, by step. */
+  configOverrides?: Record<string, unknown>;
+  /** Signals delivered to the saga, in arrival order. */
+  signals?: ReceivedSignal[];
   /** The step whose compensation failed for good, while COMPENSATION_FAILED. */
   stuckStep?: string;
   startedAt?: string;
@@ -119,6 +145,16 @@ export function nextStepToCompensate(state: SagaState): string | undefined {
 /** True when compensation is over: nothing in flight and nothing completed left to undo. */
 export function isCompensationDone(state: SagaState): boolean {
   return runningSteps(state).length === 0 && nextStepToCompensate(state) === undefined;
+}
+
+/** The first signal of `name` no wait step has taken yet. */
+export function pendingSignal(state: SagaState, name: string): ReceivedSignal | undefined {
+  return state.signals?.find((s) => s.name === name && s.consumedBy === undefined);
+}
+
+/** Steps run in this saga state: RUNNING, or SCHEDULED once its time has come. */
+export function runsSteps(state: SagaState, atMs: number): boolean {
+  return state.status === 'RUNNING' || (state.status === 'SCHEDULED' && state.startAt !== undefined && atMs >= Date.parse(state.startAt));
 }
 
 export function dependenciesSucceeded(state: SagaState, plan: StepPlan): boolean {

@@ -1,4 +1,19 @@
-export type SagaStatus = 'RUNNING' | 'COMPLETED' | 'COMPENSATING' | 'COMPENSATED' | 'COMPENSATION_FAILED';
+export type SagaStatus =
+  | 'SCHEDULED'
+  | 'RUNNING'
+  | 'SUSPENDED'
+  | 'COMPLETED'
+  | 'COMPENSATING'
+  | 'COMPENSATED'
+  | 'COMPENSATION_FAILED';
+
+export const SAGA_STATUSES: readonly SagaStatus[] = ['SCHEDULED', 'RUNNING', 'SUSPENDED', 'COMPLETED', 'COMPENSATING', 'COMPENSATED', 'COMPENSATION_FAILED'];
+
+/** What a saga does when a step fails for good: compensate (default), or wait for an operator. */
+export type OnFailure = 'compensate' | 'suspend';
+
+/** A wait step without a timeout of its own waits this long (a year: as good as forever). */
+export const WAIT_FOREVER_MS = 31_536_000_000;
 
 export type StepStatus =
   | 'PENDING'
@@ -62,6 +77,11 @@ export interface StepPlan {
   /** Absent: the step is a pivot or has nothing to undo; it is never compensated. */
   compensation?: CompensationPlan;
   /**
+   * A `wait` step: it succeeds with the payload of the first signal of this name delivered to the
+   * saga (kept if it came earlier). No effect runs; its timeout and retry policy apply as usual.
+   */
+  waitFor?: string;
+  /**
    * The step's work is done outside the worker (an agent takes it from a queue): no effect runs
    * in-process, `timeoutMs` does not bound the attempt from its start (the queue bounds it from
    * the lock), and when the saga stops running the attempt is cancelled at once.
@@ -82,6 +102,7 @@ export function stepPlan(
     timeoutMs?: number;
     compensable: boolean;
     external?: boolean;
+    waitFor?: string;
   },
 ): StepPlan {
   const timeoutMs = options.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
@@ -92,7 +113,8 @@ export function stepPlan(
     retry: { ...DEFAULT_STEP_RETRY, ...options.retry },
     timeoutMs,
     ...(options.compensable ? { compensation: { retry: { ...DEFAULT_COMPENSATION_RETRY }, timeoutMs } } : {}),
-    ...(options.external ? { external: true } : {}),
+    ...(options.external || options.waitFor !== undefined ? { external: true } : {}),
+    ...(options.waitFor !== undefined ? { waitFor: options.waitFor } : {}),
   };
 }
 
@@ -115,6 +137,12 @@ export interface SagaIdentity {
   idempotencyKey?: string;
   /** Correlation id of the request that started the saga: carried by every event it causes. */
   correlationId?: string;
+  /** `suspend`: a step's final failure suspends the saga for an operator instead of compensating. */
+  onFailure?: OnFailure;
+  /** The saga is SCHEDULED until then (ISO time). */
+  startAt?: string;
+  /** The stored workflow definition it was started from. */
+  definition?: { name: string; version: number };
 }
 
 /** The identity fields of `d` alone, leaving out the optional ones it lacks. */
@@ -127,7 +155,15 @@ export function sagaIdentityOf(d: SagaIdentity): SagaIdentity {
     plan: d.plan,
     ...(d.idempotencyKey !== undefined ? { idempotencyKey: d.idempotencyKey } : {}),
     ...(d.correlationId !== undefined ? { correlationId: d.correlationId } : {}),
+    ...(d.onFailure === 'suspend' ? { onFailure: d.onFailure } : {}),
+    ...(d.startAt !== undefined ? { startAt: d.startAt } : {}),
+    ...(d.definition !== undefined ? { definition: d.definition } : {}),
   };
+}
+
+/** An agent's task (queued for an agent), as opposed to a `wait` step, which is external too. */
+export function isAgentStep(plan: StepPlan | undefined): boolean {
+  return plan?.external === true && plan.waitFor === undefined;
 }
 
 /** The stream a saga's events live in. */

@@ -71,7 +71,7 @@ export class AgentDecommissioningSaga implements SagaDefinition<AgentDecommissio
     const env = { tenantId: ctx.tenantId, commandId: ctx.commandId, metadata: { correlationId: ctx.correlationId } };
     const loadAgent = async (tx: PoolClient) => {
       const agent = await this.commands.load('agent', agentId, tx);
-      const state = agent.state as { status: string; tenantId?: string; sagaId?: string; permissions?: string[] } | undefined;
+      const state = agent.state as { status: string; tenantId?: string; sagaId?: string; permissions?: string[]; scaleReservationId?: string } | undefined;
       if (!state || state.status === 'NONE' || state.tenantId !== ctx.tenantId) throw new StepFailure(`agent ${agentId} not found`, false, 'AGENT_NOT_FOUND');
       return state;
     };
@@ -103,14 +103,19 @@ export class AgentDecommissioningSaga implements SagaDefinition<AgentDecommissio
         return {
           record: async (tx) => {
             const agent = await loadAgent(tx);
-            if (!agent.sagaId) return undefined;
-            return this.commands.dispatch({
-              ...env,
-              tx,
-              aggregate: 'quota',
-              id: ctx.tenantId,
-              command: { type: 'ReleaseResources', data: { reservationId: agent.sagaId } },
-            });
+            // The provisioned instances' reservation, and the one of instances scaling added.
+            const reservations = [agent.sagaId, agent.scaleReservationId].filter((r): r is string => Boolean(r));
+            for (const [i, reservationId] of reservations.entries()) {
+              await this.commands.dispatch({
+                ...env,
+                commandId: `${ctx.commandId}:release:${i}`,
+                tx,
+                aggregate: 'quota',
+                id: ctx.tenantId,
+                command: { type: 'ReleaseResources', data: { reservationId } },
+              });
+            }
+            return undefined;
           },
         };
       case 'decommission-agent':

@@ -72,7 +72,7 @@ export async function runTask(
     throw new StepFailure(
       message,
       !(err instanceof PermanentTaskError),
-      'TASK_FAILED',
+      (err as { code?: unknown } | null)?.code === 'CIRCUIT_OPEN' ? 'CIRCUIT_OPEN' : 'TASK_FAILED',
       record({ type: 'FailTask', data: { error: { message }, attempt: ctx.attempt, at: failedAt } }),
     );
   }

@@ -40,10 +40,12 @@ export class TaskWorkflowSaga implements SagaDefinition<TaskWorkflowInput> {
     return taskWorkflowPlan(input);
   }
 
+  /** The task of a step, with the config an operator gave it on resume if any. */
   private task(ctx: { state: SagaState; step: string }): WorkflowTask {
     const task = (ctx.state.input as TaskWorkflowInput).tasks.find((t) => t.id === ctx.step);
     if (!task) throw new StepFailure(`unknown task ${ctx.step}`, false);
-    return task;
+    const overrides = ctx.state.configOverrides;
+    return overrides && Object.hasOwn(overrides, ctx.step) ? { ...task, config: overrides[ctx.step] } : task;
   }
 
   private upstream(ctx: { state: SagaState; outputs: Record<string, unknown> }, task: WorkflowTask): Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { PoolClient } from 'pg';
-import { agentDecider, quotaDecider, serviceDecider, taskDecider, tenantDecider } from '@app/domain';
+import { agentDecider, quotaDecider, scheduleDecider, serviceDecider, taskDecider, tenantDecider, workflowDefinitionDecider } from '@app/domain';
 import { AggregateType, EventMetadata, HandleResult, PreparedGroup } from '@app/event-store';
 
 /** Aggregates the platform's commands address, by stream category. */
@@ -11,6 +11,8 @@ export const AGGREGATES = {
   agent: { category: 'agent', decider: agentDecider },
   service: { category: 'service', decider: serviceDecider },
   task: { category: 'task', decider: taskDecider },
+  workflowdef: { category: 'workflowdef', decider: workflowDefinitionDecider, snapshot: { every: 50, schemaVersion: 1 } },
+  schedule: { category: 'schedule', decider: scheduleDecider, snapshot: { every: 50, schemaVersion: 1 } },
 } as const satisfies Record<string, AggregateType<any, any, any>>;
 
 export type AggregateName = keyof typeof AGGREGATES;

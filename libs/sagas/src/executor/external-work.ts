@@ -7,7 +7,7 @@ import { decide, foldSagaEvents } from '../core/saga.decider';
 import { SagaError } from '../core/saga.errors';
 import { SagaEvent } from '../core/saga.events';
 import { SagaState } from '../core/saga.state';
-import { sagaStreamId } from '../core/saga.types';
+import { isAgentStep, sagaStreamId } from '../core/saga.types';
 import { ExternalTaskSpec, SagaDefinition } from '../definitions/saga-definition';
 import { TransitionCommitter } from './commit';
 import { ExecutorContext, Transition } from './executor.types';
@@ -43,15 +43,16 @@ export interface ExternalWorkQueue {
   apply(tx: PoolClient, changes: ExternalWorkChanges): Promise<void>;
 }
 
+/** Whether `step` is queued for an agent (a `wait` step is external too, but has no queue). */
 function isExternal(state: SagaState, step: string): boolean {
-  return state.plan.steps.some((p) => p.name === step && p.external);
+  return isAgentStep(state.plan.steps.find((p) => p.name === step));
 }
 
 /** Whether the transition starts or ends an attempt of an external step. */
 export function touchesExternalSteps(t: Transition): boolean {
   const started = t.events.find((e) => e.type === 'SagaStarted');
   const plan = started?.type === 'SagaStarted' ? started.data.plan : t.loaded.state.plan;
-  const external = new Set(plan?.steps.filter((p) => p.external).map((p) => p.name));
+  const external = new Set(plan?.steps.filter(isAgentStep).map((p) => p.name));
   if (external.size === 0) return false;
   return t.events.some(
     (e) => (e.type === 'StepStarted' || e.type === 'StepSucceeded' || e.type === 'StepFailed') && external.has(e.data.step),

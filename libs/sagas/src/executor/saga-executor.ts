@@ -88,9 +88,24 @@ export class SagaExecutor {
     return this.operator.skipCompensation(sagaId, tenantId, step, actor, reason);
   }
 
-  /** Operator: stop a RUNNING saga and compensate what it completed. */
+  /** Operator: stop a SCHEDULED, RUNNING or SUSPENDED saga and compensate what it completed. */
   cancel(sagaId: string, tenantId: string, actor: string, reason: string): Promise<SagaState> {
     return this.operator.cancel(sagaId, tenantId, actor, reason);
+  }
+
+  /** Operator: resume a SUSPENDED saga (else SAGA_NOT_SUSPENDED). */
+  resume(sagaId: string, tenantId: string, actor: string, reason: string, config?: unknown): Promise<SagaState> {
+    return this.operator.resume(sagaId, tenantId, actor, reason, config);
+  }
+
+  /** Operator: compensate a SUSPENDED saga (else SAGA_NOT_SUSPENDED). */
+  compensate(sagaId: string, tenantId: string, actor: string, reason: string): Promise<SagaState> {
+    return this.operator.compensate(sagaId, tenantId, actor, reason);
+  }
+
+  /** A signal for the saga's `wait` steps (SAGA_TERMINAL for a finished saga). */
+  signal(sagaId: string, tenantId: string, actor: string, signal: { name: string; signalId: string; payload?: unknown }): Promise<SagaState> {
+    return this.operator.signal(sagaId, tenantId, actor, signal);
   }
 
   /**

@@ -9,9 +9,16 @@ import { SagaState, isTerminalSagaStatus } from '../core/saga.state';
 import { DomainEffects, StepContext, StepFailure, StepOutcome } from '../definitions/saga-definition';
 import { Committed, ExecutorContext, HeldSaga, Loaded, Transition } from './executor.types';
 import { loadSaga } from './load';
+import { sagaStreamId } from '../core/saga.types';
 import { releaseWork } from './postgres/saga-work';
 
 type Phase = 'run' | 'compensate';
+
+/** How often a saga with effects in flight checks whether an operator stopped it meanwhile. */
+const INTERRUPT_CHECK_MS = 500;
+
+/** The failure codes the platform decides (the step's `errorCode`). */
+const PLATFORM_ERROR_CODES = new Set(['TIMEOUT', 'CIRCUIT_OPEN', 'CANCELLED']);
 
 /**
  * Drives the sagas this worker claimed: starts due steps, runs their effects (a step or a
@@ -35,6 +42,8 @@ export class SagaRunner {
   async process(sagaId: string, preloaded?: Loaded): Promise<void> {
     const { pool, workerId, leaseMs } = this.ctx;
     const running = new Map<string, Promise<void>>();
+    // Aborts an effect when the saga stops running under it (an operator's cancel or compensate).
+    const interrupts = new Map<string, AbortController>();
     const claimedAt = Date.now();
     const first = preloaded ?? (await loadSaga(this.ctx.store, sagaId));
     let releaseAt: Date | string = new Date(Date.now() + leaseMs);
@@ -53,7 +62,37 @@ export class SagaRunner {
     const tenantId = held.tenantId;
     const run = (step: string, attempt: number, phase: Phase) => {
       const key = `${step}:${phase}`;
-      running.set(key, this.runEffect(held, step, attempt, phase).finally(() => running.delete(key)));
+      const interrupt = new AbortController();
+      interrupts.set(key, interrupt);
+      running.set(
+        key,
+        this.runEffect(held, step, attempt, phase, interrupt.signal).finally(() => {
+          running.delete(key);
+          interrupts.delete(key);
+        }),
+      );
+    };
+    let lastCheck = Date.now();
+    /**
+     * While effects run, another process may have moved the saga on (an operator cancelled or
+     * compensated it): read its stream head every INTERRUPT_CHECK_MS and, when the saga stopped
+     * running, abort its running steps (they fail CANCELLED and compensation starts at once).
+     */
+    const checkInterrupted = async () => {
+      if (Date.now() - lastCheck < INTERRUPT_CHECK_MS) return;
+      lastCheck = Date.now();
+      const head = await this.ctx.store.streamHead(sagaStreamId(sagaId)).catch(() => undefined);
+      if (!head || head.version <= held.current.version) return;
+      const fresh = await loadSaga(this.ctx.store, sagaId);
+      if (!fresh || fresh.version <= held.current.version) return;
+      await serialized(held, async () => {
+        if (fresh.version > held.current.version) held.current = fresh;
+      });
+      if (held.current.state.status !== 'COMPENSATING') return;
+      for (const [key, interrupt] of interrupts) {
+        if (!key.endsWith(':run')) continue;
+        interrupt.abort(new StepFailure(`cancelled: the saga is ${held.current.state.status.toLowerCase()}`, false, 'CANCELLED'));
+      }
     };
     /**
      * Commits the events `decideAt` returns, in the saga's commit queue, unless another transition
@@ -109,8 +148,10 @@ export class SagaRunner {
 
         if (running.size) {
           const due = work.nextDueAt ? Math.max(0, Date.parse(work.nextDueAt) - Date.now()) : leaseMs;
-          // Our effects' outcomes update `held` as they commit: no need to read the stream again.
-          await Promise.race([...running.values(), sleep(Math.min(due, leaseMs), undefined, { ref: false })]);
+          // Our effects' outcomes update `held` as they commit; only an operator elsewhere can
+          // change the saga under them (checkInterrupted).
+          await Promise.race([...running.values(), sleep(Math.min(due, leaseMs, INTERRUPT_CHECK_MS), undefined, { ref: false })]);
+          await checkInterrupted();
           continue;
         }
         releaseAt = work.nextDueAt ?? new Date(Date.now() + leaseMs);
@@ -139,9 +180,9 @@ export class SagaRunner {
    * outcome makes due at once (the next steps' StepStarted, the next compensation): see advance().
    * Stale outcomes change nothing.
    */
-  private async runEffect(held: HeldSaga, step: string, attempt: number, phase: Phase): Promise<void> {
+  private async runEffect(held: HeldSaga, step: string, attempt: number, phase: Phase, interrupt: AbortSignal): Promise<void> {
     const shutdown = this.shutdownSignal();
-    const result = await this.execute(held.sagaId, held.current.state, shutdown, step, attempt, phase);
+    const result = await this.execute(held.sagaId, held.current.state, shutdown, step, attempt, phase, interrupt);
     if (!result) return; // no such step
     let { outcome, failure } = result;
     if (shutdown.aborted && failure) return; // not the effect's fault: resume elsewhere
@@ -177,7 +218,7 @@ export class SagaRunner {
           }
           const f = failure!;
           const decided = decide(
-            failAttemptCommand(phase, { step, attempt, error: f.message, at, jitter: this.ctx.random(), retryable: f.retryable, ...(f.code === 'TIMEOUT' || f.code === 'CIRCUIT_OPEN' ? { code: f.code } : {}) }),
+            failAttemptCommand(phase, { step, attempt, error: f.message, at, jitter: this.ctx.random(), retryable: f.retryable, ...(f.code && PLATFORM_ERROR_CODES.has(f.code) ? { code: f.code } : {}) }),
             current.state,
           );
           if (decided.length === 0) return true;
@@ -216,6 +257,7 @@ export class SagaRunner {
     step: string,
     attempt: number,
     phase: Phase,
+    interrupt: AbortSignal,
   ): Promise<{ outcome?: StepOutcome; failure?: StepFailure } | undefined> {
     const plan = state.plan.steps.find((s) => s.name === step);
     if (!plan) return undefined;
@@ -224,6 +266,8 @@ export class SagaRunner {
     const timer = setTimeout(() => controller.abort(new StepFailure(`timeout after ${timeoutMs} ms`, true, 'TIMEOUT')), timeoutMs);
     const onShutdown = () => controller.abort(shutdown.reason);
     shutdown.addEventListener('abort', onShutdown);
+    const onInterrupt = () => controller.abort(interrupt.reason);
+    interrupt.addEventListener('abort', onInterrupt);
     const outputs: Record<string, unknown> = {};
     for (const [name, s] of Object.entries(state.steps)) if (s.status === 'SUCCEEDED' || s.output !== undefined) outputs[name] = s.output;
     const ctx: StepContext = {
@@ -251,6 +295,7 @@ export class SagaRunner {
     } finally {
       clearTimeout(timer);
       shutdown.removeEventListener('abort', onShutdown);
+      interrupt.removeEventListener('abort', onInterrupt);
     }
   }
 }

@@ -3,7 +3,7 @@ import { EventMetadata } from '@app/event-store';
 import { ValidationProblem } from '../core/dag';
 import { decide } from '../core/saga.decider';
 import { initialSagaState } from '../core/saga.state';
-import { SagaType } from '../core/saga.types';
+import { OnFailure, SagaType } from '../core/saga.types';
 import { Committed, ExecutorContext, Loaded, Transition } from './executor.types';
 import { claimIdempotencyKey } from './postgres/saga-idempotency';
 import { contentHash } from './stable-json';
@@ -14,7 +14,16 @@ export interface StartSagaRequest {
   input: unknown;
   idempotencyKey?: string;
   metadata?: Partial<EventMetadata>;
+  /** `suspend`: a step's final failure waits for an operator instead of compensating. */
+  onFailure?: OnFailure;
+  /** Run from then on (SCHEDULED until); at most a year ahead. */
+  startAt?: Date | string;
+  /** The stored workflow definition the input was resolved from. */
+  definition?: { name: string; version: number };
 }
+
+/** How far ahead a start may be scheduled. */
+export const MAX_START_DELAY_MS = 366 * 24 * 3600_000;
 
 export interface StartSagaResult {
   sagaId: string;
@@ -64,11 +73,14 @@ export class SagaStarter {
   /** Starts a saga (idempotent with a key: same key + same body → same saga; other body → 409). */
   async start(req: StartSagaRequest): Promise<StartSagaResult> {
     const definition = this.ctx.definition(req.sagaType);
-    const problems = definition.validate(req.input as never);
+    const problems = [...definition.validate(req.input as never), ...startOptionProblems(req)];
     if (problems.length) throw new SagaInputError(problems);
     const plan = definition.plan(req.input as never);
     const sagaId = randomUUID();
-    const requestHash = contentHash({ type: req.sagaType, input: req.input });
+    const startAt = req.startAt === undefined ? undefined : new Date(req.startAt).toISOString();
+    const onFailure = req.onFailure === 'suspend' ? ('suspend' as const) : undefined;
+    // The same key with another start time or failure mode is another request.
+    const requestHash = contentHash({ type: req.sagaType, input: req.input, ...(startAt ? { startAt } : {}), ...(onFailure ? { onFailure } : {}) });
     const command = {
       type: 'StartSaga' as const,
       data: {
@@ -79,6 +91,9 @@ export class SagaStarter {
         plan,
         idempotencyKey: req.idempotencyKey,
         correlationId: req.metadata?.correlationId,
+        ...(onFailure ? { onFailure } : {}),
+        ...(startAt ? { startAt } : {}),
+        ...(req.definition ? { definition: req.definition } : {}),
         at: new Date(),
       },
     };
@@ -110,4 +125,17 @@ export class SagaStarter {
     this.newWork();
     return { sagaId, status: result.state.status, created: true };
   }
+}
+
+function startOptionProblems(req: StartSagaRequest): ValidationProblem[] {
+  const problems: ValidationProblem[] = [];
+  if (req.onFailure !== undefined && req.onFailure !== 'compensate' && req.onFailure !== 'suspend') {
+    problems.push({ field: 'onFailure', message: 'must be compensate or suspend' });
+  }
+  if (req.startAt !== undefined) {
+    const ms = new Date(req.startAt).getTime();
+    if (Number.isNaN(ms)) problems.push({ field: 'startAt', message: 'must be an ISO-8601 time' });
+    else if (ms > Date.now() + MAX_START_DELAY_MS) problems.push({ field: 'startAt', message: 'must be at most one year ahead' });
+  }
+  return problems;
 }

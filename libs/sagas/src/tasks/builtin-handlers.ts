@@ -1,20 +1,25 @@
+import { setTimeout as sleep } from 'timers/promises';
+import { HttpCircuitBreakerOptions, HttpCircuits, HttpCircuitState } from './http-circuits';
+import { httpHandler } from './http.handler';
 import { PermanentTaskError, TaskHandler, TaskHandlerRegistry } from './task-handler';
+
+/** Longer timers fire at once in Node. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 const noop: TaskHandler = async () => ({});
 
 const echo: TaskHandler = async (ctx) => ({ ...ctx.config });
 
-/** Waits `ms` (config.ms, default 100), honouring the step's timeout. */
+/** Waits `ms` (config.ms, default 100); the step's signal (timeout, cancel, shutdown) ends it at once. */
 const delay: TaskHandler = async (ctx) => {
   const ms = Number(ctx.config.ms ?? ctx.config.delayMs ?? 100);
-  if (!Number.isFinite(ms) || ms < 0) throw new PermanentTaskError('delay: config.ms must be a non-negative number');
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    ctx.signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(new Error(`delay aborted: ${String(ctx.signal.reason ?? 'aborted')}`));
-    });
-  });
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIMER_MS) throw new PermanentTaskError(`delay: config.ms must be a number from 0 to ${MAX_TIMER_MS}`);
+  try {
+    // Node clears the timer when the signal aborts: nothing is left running.
+    await sleep(ms, undefined, { signal: ctx.signal });
+  } catch (err) {
+    throw ctx.signal.aborted ? (ctx.signal.reason ?? err) : err;
+  }
   return { waitedMs: ms };
 };
 
@@ -43,46 +48,34 @@ const transform: TaskHandler = async (ctx) => {
   return c.input ?? {};
 };
 
-/**
- * Real HTTP: config { url, method = 'POST', headers, body, timeoutMs }. Sends an Idempotency-Key
- * derived from the saga, task and phase, so retries are safe for servers that honour it.
- * Output: { status, body }. 5xx and network errors are retryable; 4xx are permanent.
- */
-const http: TaskHandler = async (ctx) => {
-  const c = ctx.config;
-  if (typeof c.url !== 'string' || !/^https?:\/\//.test(c.url)) throw new PermanentTaskError('http: config.url must be an http(s) URL');
-  const method = String(c.method ?? 'POST').toUpperCase();
-  const signals = [ctx.signal];
-  if (c.timeoutMs !== undefined) signals.push(AbortSignal.timeout(Number(c.timeoutMs)));
-  const res = await fetch(c.url, {
-    method,
-    headers: {
-      'content-type': 'application/json',
-      'idempotency-key': ctx.idempotencyKey,
-      ...((c.headers as Record<string, string>) ?? {}),
-    },
-    body: method === 'GET' || method === 'HEAD' ? undefined : JSON.stringify(c.body ?? {}),
-    signal: AbortSignal.any(signals),
-  });
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: keep the text
-  }
-  if (res.status >= 500) throw new Error(`http: ${method} ${c.url} answered ${res.status}`);
-  if (res.status >= 400) throw new PermanentTaskError(`http: ${method} ${c.url} answered ${res.status}`);
-  return { status: res.status, body };
-};
+/** How the built-in handlers behave; every field has a default. */
+export interface BuiltinHandlerOptions {
+  http?: {
+    /** The per-origin circuit breaker of the `http` handler (see `HttpCircuits`). */
+    circuitBreaker?: Partial<HttpCircuitBreakerOptions>;
+  };
+}
 
-export function registerBuiltinHandlers(registry: TaskHandlerRegistry): TaskHandlerRegistry {
+/** The `http` handler's breakers of each registry the built-ins were registered in. */
+const circuitsByRegistry = new WeakMap<TaskHandlerRegistry, HttpCircuits>();
+
+export function registerBuiltinHandlers(registry: TaskHandlerRegistry, options: BuiltinHandlerOptions = {}): TaskHandlerRegistry {
+  const circuits = new HttpCircuits(options.http?.circuitBreaker);
+  circuitsByRegistry.get(registry)?.shutdown();
+  circuitsByRegistry.set(registry, circuits);
   return registry
     .register('noop', noop)
     .register('echo', echo)
     .register('delay', delay)
     .register('fail', fail)
     .register('transform', transform)
-    .register('http', http);
+    .register('http', httpHandler(circuits));
 }
 
+/**
+ * The `http` handler's circuit breakers in `registry`, one per target origin it has called
+ * (for `saga_http_circuit_state` and operators); empty when the built-ins are not registered there.
+ */
+export function httpCircuitStates(registry: TaskHandlerRegistry): HttpCircuitState[] {
+  return circuitsByRegistry.get(registry)?.states() ?? [];
+}
