@@ -1,7 +1,7 @@
 /**
- * The wire shapes of the agent work protocol (API.md "Agents: the work protocol"). They mirror
- * `libs/agents/src/agent-work.port.ts` on purpose instead of importing it: the SDK runs inside agent
- * processes, in or out of this repository, and must not pull the server's libraries along.
+ * The wire shapes of the agent work protocol (API.md "Agents: the work protocol"), defined here once:
+ * the SDK runs inside agent processes, in or out of this repository, and loads no server code; the
+ * server (`libs/agents/src/agent-work.port.ts`) imports these types from here.
  */
 
 export type InstanceReportedStatus = 'HEALTHY' | 'DEGRADED';

@@ -3,79 +3,46 @@
  * is always the key's: routes pass the principal's tenant and agent, never one from the body.
  */
 
-export type InstanceReportedStatus = 'HEALTHY' | 'DEGRADED';
-export type ServiceStatus = 'HEALTHY' | 'DEGRADED' | 'UNHEALTHY' | 'OFFLINE';
+import type {
+  AgentWorkErrorCode,
+  CompleteRequest,
+  ExtendRequest,
+  FailRequest,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  InstanceLoad,
+  InstanceReportedStatus,
+  PollRequest,
+  PolledTask,
+  ProgressRequest,
+  ServiceStatus,
+} from '@app/agent-client';
+
+/**
+ * The wire shapes are the SDK's (libs/agent-client/src/protocol.types.ts): one definition of the
+ * protocol for both ends. The SDK loads no server code; the server only borrows its types.
+ */
+export type {
+  AgentWorkErrorCode,
+  CompleteRequest,
+  ExtendRequest,
+  FailRequest,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  InstanceLoad,
+  InstanceReportedStatus,
+  PollRequest,
+  PolledTask,
+  ProgressRequest,
+  ServiceStatus,
+};
+
 export const SERVICE_STATUS_ORDER: readonly ServiceStatus[] = ['HEALTHY', 'DEGRADED', 'UNHEALTHY', 'OFFLINE'];
 
 export interface AgentPrincipal {
   tenantId: string;
   agentId: string;
   keyId: string;
-}
-
-export interface InstanceLoad {
-  cpuPercent?: number;
-  memoryMb?: number;
-  inFlight?: number;
-}
-
-export interface HeartbeatRequest {
-  instanceId: string;
-  status?: InstanceReportedStatus;
-  load?: InstanceLoad;
-}
-
-export interface HeartbeatResponse {
-  agentId: string;
-  instanceId: string;
-  serviceStatus: ServiceStatus;
-  heartbeatIntervalMs: number;
-}
-
-export interface PollRequest {
-  instanceId: string;
-  /** 1..100, default 1. */
-  maxTasks?: number;
-  /** 0..30000, default 0. */
-  waitMs?: number;
-  /** 1000..600000, default 60000. */
-  lockMs?: number;
-}
-
-export interface PolledTask {
-  taskId: string;
-  lockToken: string;
-  lockedUntil: string;
-  sagaId: string;
-  /** The capability the task was queued for (for an initial task: `initial`). */
-  capability: string;
-  /** LOW | NORMAL | HIGH | CRITICAL */
-  priority: string;
-  attempt: number;
-  input: unknown;
-  traceparent?: string;
-}
-
-export interface CompleteRequest {
-  lockToken: string;
-  output?: unknown;
-}
-
-export interface FailRequest {
-  lockToken: string;
-  error: { message: string; code?: string };
-  retryable?: boolean;
-}
-
-export interface ExtendRequest {
-  lockToken: string;
-  lockMs: number;
-}
-
-export interface ProgressRequest {
-  lockToken: string;
-  percent: number;
-  message?: string;
 }
 
 export interface QueueView {
@@ -105,13 +72,6 @@ export interface AgentKeyView {
  * NOT_FOUND 404, LOCK_LOST / TASK_CANCELLED / AGENT_DECOMMISSIONING / INSTANCE_OFFLINE 409,
  * AGENT_NOT_ACTIVE 422.
  */
-export type AgentWorkErrorCode =
-  | 'NOT_FOUND'
-  | 'LOCK_LOST'
-  | 'TASK_CANCELLED'
-  | 'AGENT_DECOMMISSIONING'
-  | 'INSTANCE_OFFLINE'
-  | 'AGENT_NOT_ACTIVE';
 
 export class AgentWorkError extends Error {
   constructor(

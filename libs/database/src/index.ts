@@ -9,3 +9,4 @@ export { startEmbeddedPostgres, EmbeddedPostgres } from './embedded';
 export { lockDataDir, DataDirLock, DataDirInUseError } from './data-dir-lock';
 export { embeddedClientClass } from './embedded-client';
 export { waitFor, delay, deferred, Deferred, WaitForOptions } from './testing/wait-for';
+export { openSessionClient, SessionLeadership } from './session-leadership';

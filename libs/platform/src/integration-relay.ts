@@ -42,53 +42,46 @@ export const RELAY_NAME = 'integration_relay';
  */
 export function integrationRelay(bus: MessageBus, store: EventStore): Projection {
   const publish = async (e: RecordedEvent, ifEpoch: string) => {
-    if (e.streamId.startsWith('service-')) return publishServiceEvent(e, ifEpoch);
-    await publishSagaEvent(e, PUBLIC_SAGA_EVENTS[e.type], e.eventId, ifEpoch);
+    if (e.streamId.startsWith('service-')) {
+      const type = PUBLIC_SERVICE_EVENTS[e.type];
+      if (type) await publishAs(e, type, e.eventId, { agentId: e.streamId.slice('service-'.length) }, ifEpoch);
+      return;
+    }
+    const saga = { sagaId: e.streamId.slice('saga-'.length), sagaVersion: e.version };
+    await publishAs(e, PUBLIC_SAGA_EVENTS[e.type], e.eventId, saga, ifEpoch);
     if (e.type === 'SagaCompensated' && (e.data as { rolledBack?: boolean }).rolledBack) {
       // Its own message id, derived from the event's: redeliveries stay de-duplicable.
-      await publishSagaEvent(e, ROLLED_BACK, deterministicUuid(`${e.eventId}:rolled_back`), ifEpoch);
+      await publishAs(e, ROLLED_BACK, deterministicUuid(`${e.eventId}:rolled_back`), saga, ifEpoch);
     }
   };
 
-  const publishSagaEvent = async (e: RecordedEvent, type: string, id: string, ifEpoch: string) => {
-    const sagaId = e.streamId.slice('saga-'.length);
-    await bus.publish(INTEGRATION_TOPIC, {
-      id,
-      key: sagaId,
-      headers: { type },
-      payload: {
-        type,
-        eventId: id,
-        sagaId,
-        sagaVersion: e.version,
-        globalPosition: e.globalPosition,
-        tenantId: e.metadata.tenantId,
-        correlationId: e.metadata.correlationId,
-        data: e.data,
-        at: e.recordedAt.toISOString(),
+  /** One integration event: keyed by its saga (or agent), so it stays in order per saga. */
+  const publishAs = async (
+    e: RecordedEvent,
+    type: string,
+    id: string,
+    subject: { sagaId: string; sagaVersion: number } | { agentId: string },
+    ifEpoch: string,
+  ) => {
+    await bus.publish(
+      INTEGRATION_TOPIC,
+      {
+        id,
+        key: 'sagaId' in subject ? subject.sagaId : subject.agentId,
+        headers: { type },
+        payload: {
+          type,
+          eventId: id,
+          ...subject,
+          globalPosition: e.globalPosition,
+          tenantId: e.metadata.tenantId,
+          correlationId: e.metadata.correlationId,
+          data: e.data,
+          at: e.recordedAt.toISOString(),
+        },
       },
-    }, { ifEpoch });
-  };
-
-  const publishServiceEvent = async (e: RecordedEvent, ifEpoch: string) => {
-    const agentId = e.streamId.slice('service-'.length);
-    const type = PUBLIC_SERVICE_EVENTS[e.type];
-    if (!type) return;
-    await bus.publish(INTEGRATION_TOPIC, {
-      id: e.eventId,
-      key: agentId,
-      headers: { type },
-      payload: {
-        type,
-        eventId: e.eventId,
-        agentId,
-        globalPosition: e.globalPosition,
-        tenantId: e.metadata.tenantId,
-        correlationId: e.metadata.correlationId,
-        data: e.data,
-        at: e.recordedAt.toISOString(),
-      },
-    }, { ifEpoch });
+      { ifEpoch },
+    );
   };
 
   // Reads through the batch's own transaction: on the embedded PGlite every connection shares one

@@ -1,5 +1,5 @@
 import { Client, Pool } from 'pg';
-import { isDatabaseUnavailable } from '@app/database';
+import { isDatabaseUnavailable, SessionLeadership } from '@app/database';
 import { failureBackoffMs, WakeableSleep } from '@app/event-store';
 import { DomainCommandDispatcher } from '@app/sagas';
 import { Clock, systemClock } from './clock';
@@ -35,8 +35,7 @@ export interface SchedulerOptions {
 export class Scheduler {
   private stopped = true;
   private loop?: Promise<void>;
-  private session?: Client;
-  private leading = false;
+  private readonly leadership: SessionLeadership;
   private readonly pause = new WakeableSleep();
   private readonly clock: Clock;
 
@@ -47,10 +46,11 @@ export class Scheduler {
     private readonly options: SchedulerOptions = {},
   ) {
     this.clock = options.clock ?? systemClock;
+    this.leadership = new SessionLeadership(pool, SCHEDULER_LOCK_KEY, (m) => options.log?.(m), 'scheduler leadership');
   }
 
   get isLeader(): boolean {
-    return this.leading;
+    return this.leadership.isLeader;
   }
 
   private get tickMs(): number {
@@ -118,7 +118,7 @@ export class Scheduler {
 
   /** Until the next cron time of any schedule, at most a tick (a standby tries to lead again after it). */
   private async pauseMs(): Promise<number> {
-    if (!this.leading) return this.tickMs;
+    if (!this.leadership.isLeader) return this.tickMs;
     const now = this.clock.now();
     const next = await this.onSession((s) => nextFireAt(s, now));
     if (!next) return this.tickMs;
@@ -128,53 +128,20 @@ export class Scheduler {
 
   /** Whether this process leads; tries to become the leader when no one is. */
   private async lead(): Promise<boolean> {
-    if (this.leading) return true;
-    const session = this.session ?? (await this.connect());
-    const { rows } = await this.onSession((s) => s.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [SCHEDULER_LOCK_KEY]));
-    if (!rows[0].ok) return false;
+    if (!(await this.leadership.lead())) return false;
     if (this.stopped && this.loop) {
       await this.close();
       return false;
     }
-    this.leading = this.session === session;
-    if (this.leading) this.options.log?.('scheduler leadership acquired');
-    return this.leading;
+    return true;
   }
 
-  /** The standby's or leader's own connection (kept: a standby asks for the lock on it each tick). */
-  private async connect(): Promise<Client> {
-    const ClientClass = (this.pool as unknown as { Client?: typeof Client }).Client ?? Client;
-    const client = new ClientClass(this.pool.options);
-    client.on('error', () => this.drop(client));
-    await client.connect();
-    this.session = client;
-    return client;
+  /** A query on the leadership session. */
+  private onSession<T>(fn: (session: Client) => Promise<T>): Promise<T> {
+    return this.leadership.onSession(fn);
   }
 
-  /** A query on the session; if it fails, the session (and with it any leadership) is given up. */
-  private async onSession<T>(fn: (session: Client) => Promise<T>): Promise<T> {
-    const session = this.session;
-    if (!session) throw new Error('scheduler session lost');
-    try {
-      return await fn(session);
-    } catch (err) {
-      this.drop(session);
-      throw err;
-    }
-  }
-
-  private drop(client: Client): void {
-    if (this.session !== client) return;
-    if (this.leading) this.options.log?.('scheduler leadership lost');
-    this.session = undefined;
-    this.leading = false;
-    client.end().catch(() => undefined);
-  }
-
-  private async close(): Promise<void> {
-    const session = this.session;
-    this.session = undefined;
-    this.leading = false;
-    await session?.end().catch(() => undefined);
+  private close(): Promise<void> {
+    return this.leadership.close();
   }
 }

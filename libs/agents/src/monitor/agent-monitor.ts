@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'crypto';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
+import { SessionLeadership } from '@app/database';
 import { WakeableSleep, failureBackoffMs } from '@app/event-store';
 import type { DomainCommandDispatcher, ExternalOutcome } from '@app/sagas';
 import type { ServiceStatus } from '../agent-work.port';
@@ -69,7 +70,7 @@ interface AgentRow {
 export class AgentMonitor {
   private stopped = true;
   private loop?: Promise<void>;
-  private session?: Client;
+  private readonly leadership: SessionLeadership;
   private readonly pause = new WakeableSleep();
   private readonly registry: ServiceRegistry;
   private lastScale = 0;
@@ -82,10 +83,11 @@ export class AgentMonitor {
     private readonly options: AgentMonitorOptions,
   ) {
     this.registry = new ServiceRegistry(commands, pool);
+    this.leadership = new SessionLeadership(pool, MONITOR_LOCK_KEY, (m) => options.log?.(m), 'agent monitor leadership');
   }
 
   get isLeader(): boolean {
-    return this.session !== undefined;
+    return this.leadership.isLeader;
   }
 
   start(): void {
@@ -101,8 +103,7 @@ export class AgentMonitor {
     this.pause.cancel();
     await this.loop;
     await this.options.runtime?.stopAll().catch(() => undefined);
-    await this.session?.end().catch(() => undefined);
-    this.session = undefined;
+    await this.leadership.close();
   }
 
   private get tickMs(): number {
@@ -113,7 +114,7 @@ export class AgentMonitor {
     let failures = 0;
     while (!this.stopped) {
       try {
-        if (await this.lead()) await this.tick();
+        if (await this.leadership.lead()) await this.tick();
         failures = 0;
         await this.pause.sleep(this.tickMs);
       } catch (err) {
@@ -122,26 +123,6 @@ export class AgentMonitor {
         await this.pause.sleep(failureBackoffMs(failures), { wakeable: false });
       }
     }
-  }
-
-  /** Whether this process leads; tries to become the leader when no one is. */
-  private async lead(): Promise<boolean> {
-    if (this.session) return true;
-    const ClientClass = (this.pool as unknown as { Client?: typeof Client }).Client ?? Client;
-    const client = new ClientClass(this.pool.options);
-    client.on('error', () => {
-      if (this.session === client) this.session = undefined;
-      client.end().catch(() => undefined);
-    });
-    await client.connect();
-    const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1) as ok', [MONITOR_LOCK_KEY]);
-    if (!rows[0].ok || this.stopped) {
-      await client.end().catch(() => undefined);
-      return false;
-    }
-    this.session = client;
-    this.options.log?.('agent monitor leadership acquired');
-    return true;
   }
 
   /** One look at every instance, lock, TTL and policy. */

@@ -1,4 +1,5 @@
 import { Client, Pool } from 'pg';
+import { openSessionClient } from '@app/database';
 import { AGENT_TASKS_CHANNEL } from './postgres/agent-tasks';
 
 /**
@@ -20,16 +21,12 @@ export class QueueListener {
     if (this.client || this.closed) return Promise.resolve();
     if (this.connecting) return this.connecting;
     this.connecting = (async () => {
-      const ClientClass = (this.pool as unknown as { Client?: typeof Client }).Client ?? Client;
-      const client = new ClientClass(this.pool.options);
-      client.on('error', () => {
-        if (this.client === client) this.client = undefined;
-        client.end().catch(() => undefined);
+      const client = await openSessionClient(this.pool, (lost) => {
+        if (this.client === lost) this.client = undefined;
       });
       client.on('notification', (n) => {
         if (n.channel === AGENT_TASKS_CHANNEL && n.payload) this.wake(n.payload);
       });
-      await client.connect();
       await client.query(`listen ${AGENT_TASKS_CHANNEL}`);
       if (this.closed) await client.end().catch(() => undefined);
       else this.client = client;
