@@ -35,9 +35,12 @@ FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
+# Agent instances run as their own Deployments here (deploy/k8s/keda-agents), not as children of
+# the worker: AGENT_RUNTIME=external (set AGENT_RUNTIME=local with an AGENT_RUNTIME_CONFIG to change).
 ENV NODE_ENV=production \
     PORT=3000 \
-    DATA_DIR=/tmp/saga-data
+    DATA_DIR=/tmp/saga-data \
+    AGENT_RUNTIME=external
 WORKDIR /app
 # Everything owned by root and read-only for the app user; it writes nothing under /app.
 COPY package.json package-lock.json ./
