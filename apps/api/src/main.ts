@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { exitOnConfigError } from '@app/platform';
+import { exitOnConfigError, httpServerSpans, startTelemetry } from '@app/platform';
 import { createApp } from './bootstrap/create-app';
 import { prepareRuntime } from './bootstrap/runtime';
 import { stopOnSignals } from './bootstrap/shutdown';
@@ -10,6 +10,8 @@ import { stopOnSignals } from './bootstrap/shutdown';
  */
 async function main(): Promise<void> {
   const apiOnly = process.argv.includes('--api-only');
+  // OpenTelemetry first, when OTEL_EXPORTER_OTLP_ENDPOINT asks for it (README "Tracing").
+  const telemetry = startTelemetry(apiOnly ? 'saga-platform-api' : 'saga-platform');
   const runtime = await prepareRuntime({ role: apiOnly ? 'api' : 'all' });
   // From here on a signal stops everything that started, the embedded database last.
   let app: Awaited<ReturnType<typeof createApp>> | undefined;
@@ -17,10 +19,12 @@ async function main(): Promise<void> {
     async () => {
       await app?.close();
       await runtime.embedded?.stop();
+      await telemetry?.shutdown();
     },
     { timeoutMs: runtime.shutdownTimeoutMs, name: apiOnly ? 'saga-platform api' : 'saga-platform' },
   );
   app = await createApp(runtime.config);
+  if (telemetry) app.use(httpServerSpans());
   const { port, host } = runtime.listen;
   try {
     await app.listen(port, host);

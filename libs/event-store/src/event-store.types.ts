@@ -4,6 +4,8 @@ export interface EventMetadata {
   correlationId?: string;
   causationId?: string;
   actor?: string;
+  /** W3C trace context of the span that wrote the event (a saga's start: its steps join that trace). */
+  traceparent?: string;
   [key: string]: unknown;
 }
 

@@ -12,3 +12,5 @@ export type { Env, LogLevel } from './config/env.schema';
 export { envConfigModule } from './config/env-config.module';
 export { platformLoggerModule } from './logging/platform-logger.module';
 export { registerDeploymentHandlers, checkDeploymentHandlers } from './task-handlers-module';
+export { startTelemetry, tracingRequested, Telemetry } from './telemetry/start-telemetry';
+export { httpServerSpans } from './telemetry/http-server-spans';

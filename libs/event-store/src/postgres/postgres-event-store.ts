@@ -18,6 +18,7 @@ import {
 import { UpcasterRegistry } from '../upcasters';
 import { GroupCommitQueue, isBrokenConnection, Pending } from '../group-commit-queue';
 import { appendPayload, appendToStream, expectedKind } from './append-to-stream';
+import { inAppendSpan } from './append-span';
 import { readAll } from './read-all';
 import { countEvents, readHeadPosition, unreadAfterSql } from './log-head';
 import { readStream, readStreams } from './read-stream';
@@ -68,7 +69,15 @@ export class PostgresEventStore implements EventStore {
       g === false ? undefined : new GroupCommitQueue({ maxSize: g?.maxSize ?? 64, maxInFlight: g?.maxInFlight ?? 2 }, (group) => this.flushAppends(group));
   }
 
-  async appendToStream(streamId: string, events: NewEvent[], options: AppendOptions & TransactionalOptions): Promise<AppendResult> {
+  appendToStream(streamId: string, events: NewEvent[], options: AppendOptions & TransactionalOptions): Promise<AppendResult> {
+    return inAppendSpan(
+      'append_to_stream',
+      () => ({ 'event_store.stream_id': streamId, 'event_store.event_count': events.length }),
+      () => this.appendOne(streamId, events, options),
+    );
+  }
+
+  private async appendOne(streamId: string, events: NewEvent[], options: AppendOptions & TransactionalOptions): Promise<AppendResult> {
     const started = performance.now();
     // NOTIFY inside the append would take PostgreSQL's global notify lock at every commit and
     // serialise all writers; subscribers are woken after the commit instead (notifyAppended).
@@ -130,7 +139,15 @@ export class PostgresEventStore implements EventStore {
     );
   }
 
-  async appendToStreams(appends: StreamAppend[], options: AppendToStreamsOptions = {}): Promise<AppendResult[]> {
+  appendToStreams(appends: StreamAppend[], options: AppendToStreamsOptions = {}): Promise<AppendResult[]> {
+    return inAppendSpan(
+      'append_to_streams',
+      () => ({ 'event_store.stream_count': appends.length, 'event_store.event_count': appends.reduce((n, a) => n + a.events.length, 0) }),
+      () => this.appendMany(appends, options),
+    );
+  }
+
+  private async appendMany(appends: StreamAppend[], options: AppendToStreamsOptions): Promise<AppendResult[]> {
     const started = performance.now();
     const { lock, alongside } = options;
     let results: AppendResult[];

@@ -54,6 +54,8 @@ export interface ExecutorContext {
 export interface Loaded {
   state: SagaState;
   version: number;
+  /** The saga's trace (its SagaStarted metadata), when it was started with tracing on. */
+  traceparent?: string;
 }
 
 /**
@@ -67,6 +69,8 @@ export interface HeldSaga {
   tenantId: string;
   /** The state at the last commit of this worker (or the last load). */
   current: Loaded;
+  /** The saga's trace: each step attempt's span is a child of it (see tracing.ts). */
+  traceparent?: string;
   /** The saga's commits run one after another, each deciding on the state the previous left. */
   queue: Promise<unknown>;
   /**

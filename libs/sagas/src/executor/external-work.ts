@@ -1,3 +1,4 @@
+import { SpanKind, trace } from '@opentelemetry/api';
 import { PoolClient } from 'pg';
 import { setTimeout as sleep } from 'timers/promises';
 import { isEventStoreError } from '@app/event-store';
@@ -12,6 +13,7 @@ import { ExternalTaskSpec, SagaDefinition } from '../definitions/saga-definition
 import { TransitionCommitter } from './commit';
 import { ExecutorContext, Transition } from './executor.types';
 import { loadSaga } from './load';
+import { contextOf, sagaTracer, traceparentOf } from './tracing';
 
 /**
  * External steps (StepPlan.external): their work is done by agents that take it from a queue.
@@ -27,6 +29,8 @@ export interface ExternalTask extends Omit<ExternalTaskSpec, 'outcomeCommands'> 
   step: string;
   attempt: number;
   correlationId?: string;
+  /** W3C trace context for the agent (the poll response's): the attempt's span in the saga's trace. */
+  traceparent?: string;
 }
 
 /** How an attempt left the queue. */
@@ -71,14 +75,16 @@ export function externalWorkChanges(t: Transition, after: SagaState, definition:
     if (e.type === 'StepStarted') {
       if (!definition.externalTask) throw new Error(`saga type ${after.sagaType} has external steps but no externalTask()`);
       const { outcomeCommands: _, ...spec } = definition.externalTask(after, e.data.step, e.data.attempt);
-      changes.enqueue.push({
+      const task: ExternalTask = {
         ...spec,
         tenantId: t.tenantId,
         sagaId: t.sagaId,
         step: e.data.step,
         attempt: e.data.attempt,
         ...(after.correlationId ? { correlationId: after.correlationId } : {}),
-      });
+      };
+      const traceparent = agentTaskTraceparent(t, task, after.sagaType);
+      changes.enqueue.push(traceparent ? { ...task, traceparent } : task);
     } else {
       const code = e.type === 'StepFailed' ? e.data.code : undefined;
       const state: ExternalSettlementState =
@@ -87,6 +93,30 @@ export function externalWorkChanges(t: Transition, after: SagaState, definition:
     }
   }
   return changes;
+}
+
+/**
+ * The attempt's span (a producer: the agent that takes the task continues the trace), in the
+ * saga's trace; undefined when the saga has none. Its work happens in the agent, not here: the span
+ * marks the hand-over and is ended at once.
+ */
+function agentTaskTraceparent(t: Transition, task: ExternalTask, sagaType: string): string | undefined {
+  const parent = contextOf(t.metadata?.traceparent ?? t.held?.traceparent ?? t.loaded.traceparent);
+  if (!parent) return undefined;
+  const span = sagaTracer.startSpan(`saga.agent_task ${task.step}`, { kind: SpanKind.PRODUCER }, parent);
+  if (span.isRecording()) {
+    span.setAttributes({
+      'saga.id': task.sagaId,
+      'saga.type': sagaType,
+      'saga.tenant_id': task.tenantId,
+      'saga.step': task.step,
+      'saga.step.attempt': task.attempt,
+      'saga.agent_task.id': task.taskId,
+      ...(task.capability ? { 'saga.agent_task.capability': task.capability } : {}),
+    });
+  }
+  span.end();
+  return traceparentOf(trace.setSpan(parent, span));
 }
 
 /** An outcome of an external step's attempt, reported by whoever decided it. */

@@ -1,3 +1,4 @@
+import { Context, context, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { PoolClient } from 'pg';
 import { inTransaction } from '@app/database';
 import { AppendResult, GroupCommitQueue, Pending, StreamAppend, isBrokenConnection, isEventStoreError } from '@app/event-store';
@@ -19,6 +20,8 @@ type Member = Pending<Transition, Committed>;
 export class SagaGroupCommit {
   private readonly queue: GroupCommitQueue<Transition, Committed>;
   private readonly maxSize: number;
+  /** The trace each queued transition was committed in (only while tracing: see flushIn). */
+  private readonly traces = new WeakMap<Transition, Context>();
 
   constructor(
     private readonly ctx: ExecutorContext,
@@ -27,14 +30,24 @@ export class SagaGroupCommit {
   ) {
     const g = ctx.options.groupCommit;
     this.maxSize = g?.maxSize ?? 64;
-    this.queue = new GroupCommitQueue({ maxSize: this.maxSize, maxInFlight: g?.maxInFlight ?? 4 }, (group) => this.flush(group));
+    this.queue = new GroupCommitQueue({ maxSize: this.maxSize, maxInFlight: g?.maxInFlight ?? 4 }, (group) => this.flushIn(group));
   }
 
   commit(t: Transition): Promise<Committed> {
     if (t.events.length === 0 && !t.record && !t.commands?.length) return Promise.resolve({ ...t.loaded, recorded: [] });
     // Transitions that start or end agent tasks write the queue too: on their own.
     if (t.record || (!t.held && !t.start) || this.maxSize <= 1 || touchesExternalSteps(t)) return this.committer.commitAlone(t);
+    const active = context.active();
+    if (trace.getSpanContext(active)) this.traces.set(t, active);
     return this.queue.submit(t);
+  }
+
+  /**
+   * A flush starts in whatever context queued its first member or ended the previous flush: its
+   * append is put in the first member's trace instead (or in none), never in an unrelated one.
+   */
+  private flushIn(group: Member[]): Promise<void> {
+    return context.with(this.traces.get(group[0].input) ?? ROOT_CONTEXT, () => this.flush(group));
   }
 
   /**

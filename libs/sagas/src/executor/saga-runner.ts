@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'timers/promises';
+import { context, Span } from '@opentelemetry/api';
 import { isEventStoreError } from '@app/event-store';
 import { advance } from '../core/advance';
 import { nextWork } from '../core/next-work';
@@ -11,6 +12,7 @@ import { Committed, ExecutorContext, HeldSaga, Loaded, Transition } from './exec
 import { loadSaga } from './load';
 import { sagaStreamId } from '../core/saga.types';
 import { releaseWork } from './postgres/saga-work';
+import { contextOf, failSpan, inSpan, withContext } from './tracing';
 
 type Phase = 'run' | 'compensate';
 
@@ -55,6 +57,7 @@ export class SagaRunner {
       sagaId,
       tenantId: first.state.tenantId,
       current: first,
+      traceparent: first.traceparent,
       queue: Promise.resolve(),
       dueAtMs: claimedAt,
       startedHere: new Set(),
@@ -94,16 +97,20 @@ export class SagaRunner {
         interrupt.abort(new StepFailure(`cancelled: the saga is ${held.current.state.status.toLowerCase()}`, false, 'CANCELLED'));
       }
     };
+    const sagaTrace = contextOf(held.traceparent);
     /**
      * Commits the events `decideAt` returns, in the saga's commit queue, unless another transition
      * (an effect's outcome) committed since `version`, the state this decision was planned on: then
      * undefined, and the caller plans again.
      */
     const commitPlanned = (version: number, decideAt: (state: SagaState) => SagaEvent[]) =>
-      serialized(held, async () => {
-        if (held.current.version !== version) return undefined;
-        return this.commit({ sagaId, tenantId, loaded: held.current, events: decideAt(held.current.state), held });
-      });
+      // In the saga's trace: its append is part of it.
+      withContext(sagaTrace, () =>
+        serialized(held, async () => {
+          if (held.current.version !== version) return undefined;
+          return this.commit({ sagaId, tenantId, loaded: held.current, events: decideAt(held.current.state), held });
+        }),
+      );
     try {
       while (!this.shutdownSignal().aborted) {
         const { state, version } = held.current;
@@ -178,14 +185,33 @@ export class SagaRunner {
    * Runs one effect (a step or a compensation attempt) with its timeout, then records the outcome
    * with the effect's own domain events in one transaction, together with the transitions that
    * outcome makes due at once (the next steps' StepStarted, the next compensation): see advance().
-   * Stale outcomes change nothing.
+   * Stale outcomes change nothing. One span per attempt, in the saga's trace, on this worker.
    */
-  private async runEffect(held: HeldSaga, step: string, attempt: number, phase: Phase, interrupt: AbortSignal): Promise<void> {
+  private runEffect(held: HeldSaga, step: string, attempt: number, phase: Phase, interrupt: AbortSignal): Promise<void> {
+    const attributes = () => ({
+      'saga.id': held.sagaId,
+      'saga.type': held.current.state.sagaType,
+      'saga.tenant_id': held.tenantId,
+      'saga.step': step,
+      'saga.step.phase': phase,
+      'saga.step.attempt': attempt,
+      'saga.worker.id': this.ctx.workerId,
+    });
+    const name = `${phase === 'run' ? 'saga.step' : 'saga.compensate'} ${step}`;
+    return inSpan(name, contextOf(held.traceparent) ?? context.active(), attributes, (span) => this.effectAndOutcome(held, step, attempt, phase, interrupt, span));
+  }
+
+  private async effectAndOutcome(held: HeldSaga, step: string, attempt: number, phase: Phase, interrupt: AbortSignal, span: Span): Promise<void> {
     const shutdown = this.shutdownSignal();
     const result = await this.execute(held.sagaId, held.current.state, shutdown, step, attempt, phase, interrupt);
     if (!result) return; // no such step
     let { outcome, failure } = result;
-    if (shutdown.aborted && failure) return; // not the effect's fault: resume elsewhere
+    const interrupted = shutdown.aborted && failure !== undefined;
+    if (span.isRecording()) {
+      span.setAttribute('saga.step.outcome', interrupted ? 'interrupted' : failure ? 'failed' : 'succeeded');
+      if (failure && !interrupted) failSpan(span, failure, failure.code ?? 'STEP_FAILED');
+    }
+    if (interrupted) return; // not the effect's fault: resume elsewhere
 
     /** The outcome's events, then whatever it makes due at once (unless the worker is stopping). */
     const withFollowUps = (events: SagaEvent[], current: SagaState, at: Date): SagaEvent[] => {

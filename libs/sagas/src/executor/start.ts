@@ -1,4 +1,5 @@
 import { randomUUID } from 'crypto';
+import { context, trace } from '@opentelemetry/api';
 import { EventMetadata } from '@app/event-store';
 import { ValidationProblem } from '../core/dag';
 import { decide } from '../core/saga.decider';
@@ -7,6 +8,7 @@ import { OnFailure, SagaType } from '../core/saga.types';
 import { Committed, ExecutorContext, Loaded, Transition } from './executor.types';
 import { claimIdempotencyKey } from './postgres/saga-idempotency';
 import { contentHash } from './stable-json';
+import { inSpan, traceparentOf } from './tracing';
 
 export interface StartSagaRequest {
   tenantId: string;
@@ -70,8 +72,20 @@ export class SagaStarter {
     private readonly newWork: () => void,
   ) {}
 
-  /** Starts a saga (idempotent with a key: same key + same body → same saga; other body → 409). */
-  async start(req: StartSagaRequest): Promise<StartSagaResult> {
+  /**
+   * Starts a saga (idempotent with a key: same key + same body → same saga; other body → 409), in
+   * a `saga.start` span (child of the request's, if any) whose trace the saga's steps join.
+   */
+  start(req: StartSagaRequest): Promise<StartSagaResult> {
+    const attributes = () => ({ 'saga.type': req.sagaType, 'saga.tenant_id': req.tenantId });
+    return inSpan('saga.start', context.active(), attributes, async (span) => {
+      const result = await this.startSaga(req, traceparentOf(trace.setSpan(context.active(), span)));
+      if (span.isRecording()) span.setAttributes({ 'saga.id': result.sagaId, 'saga.created': result.created });
+      return result;
+    });
+  }
+
+  private async startSaga(req: StartSagaRequest, traceparent: string | undefined): Promise<StartSagaResult> {
     const definition = this.ctx.definition(req.sagaType);
     const problems = [...definition.validate(req.input as never), ...startOptionProblems(req)];
     if (problems.length) throw new SagaInputError(problems);
@@ -102,7 +116,8 @@ export class SagaStarter {
       tenantId: req.tenantId,
       loaded: { state: initialSagaState(), version: -1 },
       events: decide(command, initialSagaState()),
-      metadata: req.metadata,
+      // The saga's trace: its steps, on any worker, are children of this start.
+      metadata: traceparent ? { ...req.metadata, traceparent } : req.metadata,
       start: true,
     };
     const key = req.idempotencyKey;

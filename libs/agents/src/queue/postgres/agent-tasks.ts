@@ -66,7 +66,7 @@ export async function applyQueueChanges(tx: Db, changes: ExternalWorkChanges): P
                       enqueued_at = excluded.enqueued_at, not_before = excluded.not_before, expires_at = excluded.expires_at,
                       attempt_timeout_ms = excluded.attempt_timeout_ms, lock_token = null, locked_by = null,
                       locked_agent_id = null, locked_at = null, locked_until = null, first_locked_at = null,
-                      lock_expiries = 0, progress = null, finished_at = null
+                      lock_expiries = 0, progress = null, finished_at = null, traceparent = excluded.traceparent
                 where agent_tasks.attempt < excluded.attempt
                returning tenant_id)
            select pg_notify('${AGENT_TASKS_CHANNEL}', tenant_id) from (select distinct tenant_id from queued) q`,
@@ -89,7 +89,8 @@ function toRow(t: ExternalTask) {
     delay_ms: t.delayMs ?? null,
     ttl_ms: t.ttlMs ?? null,
     attempt_timeout_ms: t.attemptTimeoutMs ?? null,
-    traceparent: null,
+    // The attempt's span in the saga's trace: the poll response hands it to the agent.
+    traceparent: t.traceparent ?? null,
   };
 }
 
