@@ -6,5 +6,6 @@ export { InMemoryMessageBus } from './memory/in-memory.message-bus';
 export type { InMemoryMessageBusOptions } from './memory/in-memory.message-bus';
 export { RedisStreamsMessageBus } from './redis/redis-streams.message-bus';
 export type { RedisStreamsMessageBusOptions } from './redis/redis-streams.message-bus';
+export { isRedisUrl } from './redis/redis-url';
 export { createMessageBus } from './message-bus.factory';
 export type { CreateMessageBusOptions } from './message-bus.factory';

@@ -3,7 +3,10 @@ import { InMemoryMessageBus } from './memory/in-memory.message-bus';
 import { RedisStreamsMessageBus, RedisStreamsMessageBusOptions } from './redis/redis-streams.message-bus';
 
 export interface CreateMessageBusOptions {
-  /** Redis Streams when given; otherwise the in-memory bus (one process). */
+  /**
+   * Redis Streams when given: one server (`redis://`, `rediss://`) or a Redis Cluster
+   * (`redis+cluster://host:port?node=host:port…`, `rediss+cluster://`); otherwise the in-memory bus (one process).
+   */
   redisUrl?: string;
   /** Key prefix of the Redis bus (default `saga:`). */
   prefix?: string;

@@ -1,4 +1,5 @@
 import { createPool } from '@app/database';
+import { RedisCluster } from '../../../test/support/redis-cluster';
 import { PlatformConfig } from './platform.config';
 import { RedisSpecResources } from './testing/redis-spec-resources';
 import { createSagaRuntime, createTenant, SagaRuntime, sagaStatus, startAgentProvisioning } from './testing/saga-runtime';
@@ -11,14 +12,18 @@ import { PlatformProjections, WorkerLifecycle } from './worker.module';
  * connections): a starter that only starts sagas (as the API does) and signals new work through
  * the Waker, and a worker wired by WorkerLifecycle with a long poll and no PostgreSQL LISTEN, so
  * that only a Redis wake-up can make it pick a saga up early. Redis is a redis-server of this
- * spec's own (it is killed here).
+ * spec's own (it is killed here), then a 3-master Redis Cluster of its own (killed whole, and each
+ * master restarted in turn).
  */
 const POLL_MS = 5_000;
 /** Picked up "at once": far below the poll interval. */
 const AT_ONCE_MS = 1_000;
 const TENANT = 'wake-acme';
 
-describe('Redis wake-ups between a starter and a worker process', () => {
+describe.each([
+  { where: 'one redis-server', cluster: false },
+  { where: 'a 3-master Redis Cluster', cluster: true },
+])('Redis wake-ups between a starter and a worker process, on $where', ({ cluster }) => {
   let env: RedisSpecResources;
   let starter: SagaRuntime;
   const lifecycles: WorkerLifecycle[] = [];
@@ -63,19 +68,11 @@ describe('Redis wake-ups between a starter and a worker process', () => {
     return elapsed;
   };
 
-  /** The worker's notification subscription is live on the (restarted) server. */
-  const workerSubscribed = async () => {
-    const admin = env.redis.client();
-    try {
-      const reply = (await admin.call('PUBSUB', 'NUMSUB', `saga:__notify:${WORK_WAKE_CHANNEL}`)) as [string, number];
-      return Number(reply[1]) >= 1;
-    } finally {
-      admin.disconnect();
-    }
-  };
+  /** The worker's notification subscription is live on the (restarted) server, or on a node of the cluster. */
+  const workerSubscribed = async () => (await env.redis.subscribers(`saga:__notify:${WORK_WAKE_CHANNEL}`)) >= 1;
 
   beforeAll(async () => {
-    env = await RedisSpecResources.start({ poolSize: 4 });
+    env = await RedisSpecResources.start({ poolSize: 4, cluster });
     env.beforeClose(async () => {
       for (const l of lifecycles) await l.onApplicationShutdown();
     });
@@ -124,6 +121,20 @@ describe('Redis wake-ups between a starter and a worker process', () => {
       await waitFor(async () => ((await env.buses[0].epoch()) ? true : false), { what: 'the starter bus to reconnect', timeoutMs: 15_000 });
       for (let i = 0; i < 2; i++) expect(await startAndTime()).toBeLessThan(AT_ONCE_MS);
     }, 40_000);
+
+    // No failover (no replicas): the master comes back on its port with its slots and no data. The
+    // worker's subscriber connection moves to another master (or finds its own again).
+    if (cluster) {
+      it('a master restarting in the middle, each in turn: wake-ups go on', async () => {
+        const redis = env.redis as RedisCluster;
+        for (let node = 0; node < redis.nodes.length; node++) {
+          await redis.restartNode(node);
+          await waitFor(workerSubscribed, { what: `the worker to be subscribed after master ${node} restarted`, timeoutMs: 15_000, intervalMs: 50 });
+          await waitFor(async () => ((await env.buses[0].epoch()) ? true : false), { what: 'the starter bus to reach the cluster', timeoutMs: 15_000 });
+          expect(await startAndTime()).toBeLessThan(AT_ONCE_MS);
+        }
+      }, 60_000);
+    }
   });
 
   // The bus keeps notify listeners registered through an outage and subscribes them once Redis is back.

@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
 import { ResolvedSubscribeOptions } from '../subscribe-options';
-import { RedisConnection, execResults } from './redis-connection';
+import { RedisClient, RedisConnection, execResults } from './redis-connection';
 import { PendingEntry, RawEntry, StreamState } from './stream-entry';
 
 /*
@@ -40,47 +39,38 @@ export async function retryLater(
 export interface Claimed {
   /** Entries now this consumer's; their delivery counts come from `withDeliveryCounts`. */
   claimed: PendingEntry[];
-  /** A stream has more idle entries than one batch: claim again at once. */
+  /** The stream has more idle entries than one batch: claim again at once. */
   more: boolean;
 }
 
 /**
  * Takes over the messages of `group` left unacknowledged for idleMs, on the subscription's own
- * connection; each stream's XAUTOCLAIM cursor moves on.
+ * connection; the stream's XAUTOCLAIM cursor moves on.
  */
 export async function claimIdle(
   connection: RedisConnection,
-  conn: Redis,
-  streams: StreamState[],
+  conn: RedisClient,
+  stream: StreamState,
   group: string,
   options: Pick<ResolvedSubscribeOptions, 'consumer' | 'idleMs' | 'batchSize'>,
 ): Promise<Claimed> {
   const { idleMs, batchSize, consumer } = options;
-  const claims = conn.pipeline();
-  for (const s of streams) claims.xautoclaim(s.key, group, consumer, idleMs, s.cursor, 'COUNT', batchSize);
-  const replies = execResults(await claims.exec()) as [string, RawEntry[]][];
-  let more = false;
+  const [cursor, entries] = (await conn.xautoclaim(stream.key, group, consumer, idleMs, stream.cursor, 'COUNT', batchSize)) as [string, RawEntry[]];
+  stream.cursor = cursor;
   const claimed: PendingEntry[] = [];
-  const vanished: PendingEntry[] = [];
-  replies.forEach(([cursor, entries], i) => {
-    const stream = streams[i];
-    stream.cursor = cursor;
-    if (cursor !== '0-0') more = true;
-    for (const [id, fields] of entries) {
-      // Redis 6.2 still lists entries trimmed from the stream: nothing left to deliver.
-      if (fields) claimed.push({ stream, id, fields, deliveries: 0 });
-      else vanished.push({ stream, id, fields: [], deliveries: 0 });
-    }
-  });
-  for (const v of vanished) await ack(connection, v.stream, group, v.id);
-  return { claimed, more };
+  for (const [id, fields] of entries) {
+    // Redis 6.2 still lists entries trimmed from the stream: nothing left to deliver.
+    if (fields) claimed.push({ stream, id, fields, deliveries: 0 });
+    else await ack(connection, stream, group, id);
+  }
+  return { claimed, more: cursor !== '0-0' };
 }
 
 /**
  * The claimed entries still this consumer's, with the delivery count Redis keeps (XAUTOCLAIM counted
- * the claim: this delivery included).
+ * the claim: this delivery included). All of one stream, so one slot: one pipeline.
  */
-export async function withDeliveryCounts(conn: Redis, claimed: PendingEntry[], group: string, consumer: string): Promise<PendingEntry[]> {
+export async function withDeliveryCounts(conn: RedisClient, claimed: PendingEntry[], group: string, consumer: string): Promise<PendingEntry[]> {
   if (claimed.length === 0) return [];
   const counts = conn.pipeline();
   for (const c of claimed) counts.xpending(c.stream.key, group, c.id, c.id, 1);
@@ -95,16 +85,12 @@ export async function withDeliveryCounts(conn: Redis, claimed: PendingEntry[], g
 }
 
 /** A consumer that owns nothing can go; one that still owns messages stays so that they can be reclaimed. */
-export async function removeConsumerIfIdle(connection: RedisConnection, streams: StreamState[], group: string, consumer: string): Promise<void> {
+export async function removeConsumerIfIdle(connection: RedisConnection, stream: StreamState, group: string, consumer: string): Promise<void> {
   const { redis } = connection;
   try {
-    const check = redis.pipeline();
-    for (const s of streams) check.xpending(s.key, group, '-', '+', 1, consumer);
-    const owned = execResults(await check.exec()) as unknown[][];
-    if (owned.some((rows) => rows.length > 0)) return;
-    const remove = redis.pipeline();
-    for (const s of streams) remove.call('XGROUP', 'DELCONSUMER', s.key, group, consumer);
-    await remove.exec();
+    const owned = (await redis.xpending(stream.key, group, '-', '+', 1, consumer)) as unknown[];
+    if (owned.length > 0) return;
+    await redis.call('XGROUP', 'DELCONSUMER', stream.key, group, consumer);
   } catch (err) {
     connection.report(err);
   }

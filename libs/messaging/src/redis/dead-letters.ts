@@ -2,9 +2,10 @@ import { DeadLetter, DeadLetterPage, DeadLetterQuery } from '../message-bus.port
 import { MessagingError } from '../messaging.errors';
 import { assertName, clampLimit } from '../message-bus.validation';
 import { DecodedMessage, decodeMessage, fieldsToRecord, messageFieldsOf } from '../message.codec';
-import { announceTopic } from './publish';
+import { appendInCluster } from './publish';
 import { RedisConnection, execResults } from './redis-connection';
 import { PendingEntry, RawEntry } from './stream-entry';
+import { announceTopic, recordTopic } from './topics';
 
 /*
  * XDEL decides who replays a dead letter: only the caller that removed it re-publishes it, in the same
@@ -17,22 +18,41 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 4))
 return redis.call('SADD', KEYS[3], ARGV[3])
 `;
 
+/*
+ * Cluster: the dead letters (bus slot) and the topic (its own slot) cannot be written in one step. A
+ * replay claims the dead letter for a while (one caller wins), publishes it, then removes it; a replay
+ * that dies in between leaves the dead letter listed, to be replayed again once the claim expires.
+ * KEYS: dead letters, claim. ARGV: dead-letter id, claim ms.
+ */
+const CLAIM_REPLAY_SCRIPT = `
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) == 0 then return 0 end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 0 end
+return 1
+`;
+// KEYS: dead letters, claim. ARGV: dead-letter id.
+const FINISH_REPLAY_SCRIPT = `
+redis.call('XDEL', KEYS[1], ARGV[1])
+return redis.call('DEL', KEYS[2])
+`;
+const REPLAY_CLAIM_MS = 30_000;
+
 /**
  * Moves a message to the dead-letter stream (`<prefix>__dead-letters`, trimmed to about deadLetterMaxLen)
- * and acknowledges it, atomically. A dead letter is the message's own fields after the group's.
+ * and acknowledges it: atomically on one server; in a cluster (two slots) acknowledged after it is
+ * written, so that a consumer dying in between makes a duplicate dead letter, never a lost one.
+ * A dead letter is the message's own fields after the group's.
  */
 export async function deadLetter(connection: RedisConnection, group: string, entry: PendingEntry, reason: string, deliveries: number): Promise<void> {
   const { topic, key } = entry.stream;
+  const { redis, keys, deadLetterMaxLen } = connection;
   const at = new Date().toISOString();
-  const results = await connection.redis
-    .multi()
-    .xadd(
-      connection.keys.deadLetters, 'MAXLEN', '~', connection.deadLetterMaxLen, '*',
-      'topic', topic, 'group', group, 'entry', entry.id, 'reason', reason, 'deliveries', deliveries, 'at', at,
-      ...entry.fields,
-    )
-    .xack(key, group, entry.id)
-    .exec();
+  const fields = ['topic', topic, 'group', group, 'entry', entry.id, 'reason', reason, 'deliveries', String(deliveries), 'at', at, ...entry.fields];
+  if (connection.isCluster) {
+    await redis.xadd(keys.deadLetters, 'MAXLEN', '~', deadLetterMaxLen, '*', ...fields);
+    await redis.xack(key, group, entry.id);
+    return;
+  }
+  const results = await redis.multi().xadd(keys.deadLetters, 'MAXLEN', '~', deadLetterMaxLen, '*', ...fields).xack(key, group, entry.id).exec();
   execResults(results);
 }
 
@@ -69,11 +89,26 @@ export async function replayDeadLetter(connection: RedisConnection, id: string):
   const record = fieldsToRecord(entry[1] ?? []);
   const topic = record.topic;
   assertName('topic', topic);
+  if (connection.isCluster) return replayInCluster(connection, id, topic, messageFieldsOf(record));
   const result = await connection.command('replayDeadLetter', () =>
     redis.eval(REPLAY_SCRIPT, 3, keys.deadLetters, keys.stream(topic), keys.topics, id, connection.maxLen, topic, ...messageFieldsOf(record)),
   );
   if (result === -1) return false;
   if (result === 1) announceTopic(connection, topic);
+  return true;
+}
+
+async function replayInCluster(connection: RedisConnection, id: string, topic: string, fields: string[]): Promise<boolean> {
+  const { redis, keys } = connection;
+  const claimed = await connection.command('replayDeadLetter', () => redis.eval(CLAIM_REPLAY_SCRIPT, 2, keys.deadLetters, keys.replaying(id), id, REPLAY_CLAIM_MS));
+  if (claimed !== 1) return false;
+  try {
+    await connection.command('replayDeadLetter', async () => recordTopic(connection, topic, await appendInCluster(connection, topic, fields)));
+  } catch (err) {
+    await redis.del(keys.replaying(id)).catch((e) => connection.report(e));
+    throw err;
+  }
+  await connection.command('replayDeadLetter', () => redis.eval(FINISH_REPLAY_SCRIPT, 2, keys.deadLetters, keys.replaying(id), id));
   return true;
 }
 

@@ -1,16 +1,17 @@
-import { Redis } from 'ioredis';
 import { NotifyListener, Subscription } from '../message-bus.port';
 import { assertName } from '../message-bus.validation';
-import { RedisConnection, quit } from './redis-connection';
+import { RedisClient, RedisConnection, quit, unlessUnreachable } from './redis-connection';
 
 /**
  * Wake-ups over Redis pub/sub (`<prefix>__notify:<channel>`), on one subscriber connection opened at the
  * first listener. Best effort: not durable, never rejects. Also carries the bus's own announcements of
- * new topics to pattern subscriptions.
+ * new topics to pattern subscriptions. In a cluster, PUBLISH and SUBSCRIBE are cluster-wide: a message
+ * published on any node reaches subscribers on every node, and ioredis moves the subscriber connection
+ * (with its channels) to another node when its node goes away.
  */
 export class RedisNotifications {
   private readonly channels = new Map<string, { listeners: Set<NotifyListener>; subscribed: Promise<void> }>();
-  private subscriber?: Redis;
+  private subscriber?: RedisClient;
 
   constructor(private readonly connection: RedisConnection) {}
 
@@ -60,14 +61,15 @@ export class RedisNotifications {
   }
 
   private subscribeChannel(channel: string): Promise<void> {
-    const subscribed = this.subscriberConnection()
-      .subscribe(channel)
-      .then(() => undefined);
+    const subscriber = this.subscriberConnection();
+    // A cluster client keeps the SUBSCRIBE until the cluster is back (and sends it then); the listener
+    // does not wait for that.
+    const subscribed = unlessUnreachable(subscriber, subscriber.subscribe(channel)).then(() => undefined);
     subscribed.catch(() => undefined);
     return subscribed;
   }
 
-  private subscriberConnection(): Redis {
+  private subscriberConnection(): RedisClient {
     if (!this.subscriber) {
       const subscriber = this.connection.duplicate({ connectionName: `${this.connection.keys.prefix}bus-notify` });
       // Channels whose SUBSCRIBE failed (Redis was down) are subscribed again once it is back;

@@ -12,7 +12,9 @@ import { assertName } from '../message-bus.validation';
 import { resolveSubscribeOptions } from '../subscribe-options';
 import { topicMatcher } from '../topic-matcher';
 import { listDeadLetters, replayDeadLetter } from './dead-letters';
+import { BusEpoch } from './epoch';
 import { RedisNotifications } from './notifications';
+import { RedisPatternSubscription } from './pattern-subscription';
 import { publish } from './publish';
 import { RedisConnection, RedisStreamsMessageBusOptions } from './redis-connection';
 import { RedisStreamSubscription } from './stream-subscription';
@@ -21,16 +23,19 @@ export type { RedisStreamsMessageBusOptions } from './redis-connection';
 
 /**
  * MessageBus on Redis Streams: one stream per topic (`<prefix><topic>`), consumer groups, XREADGROUP on a
- * dedicated blocking connection per subscription, XAUTOCLAIM of messages left idle by dead or stuck consumers,
- * delivery counts from the pending entries list, and a dead-letter stream (`<prefix>__dead-letters`).
+ * dedicated blocking connection per subscription and topic, XAUTOCLAIM of messages left idle by dead or
+ * stuck consumers, delivery counts from the pending entries list, and a dead-letter stream
+ * (`<prefix>__dead-letters`). One server (`redis://`) or a Redis Cluster (`redis+cluster://`), whose keys
+ * are hash-tagged so that every command and script touches one slot (see BusKeys).
  *
  * Redis only distributes: when it is down, publish rejects at once (the caller retries from its checkpoint)
- * and subscriptions wait and resume when it is back; when it is flushed, groups are created again.
- * Topics are recorded in a set (`<prefix>__topics`) and announced on a channel so that pattern
- * subscriptions pick new ones up while subscribed.
+ * and subscriptions wait and resume when it is back; when it (or a cluster node) loses its data, groups are
+ * created again and the epoch changes. Topics are recorded in a registry (`<prefix>__topics`) and announced
+ * on a channel so that pattern subscriptions pick new ones up while subscribed.
  *
- * The rooms: `redis-connection` (connection, keys, epoch), `publish`, `stream-subscription` (consumer
- * groups and reading), `claims` (acknowledgement, redelivery, claiming from dead consumers),
+ * The rooms: `redis-url` (server or cluster), `redis-connection` (connections, keys), `epoch`, `publish`,
+ * `topics` (registry), `stream-subscription` (one topic's consumer: group and reading), `pattern-subscription`
+ * (one consumer per matching topic), `claims` (acknowledgement, redelivery, claiming from dead consumers),
  * `dead-letters`, `notifications` (pub/sub wake-ups); the codec and the delivery rule are the in-memory bus's too.
  */
 export class RedisStreamsMessageBus implements MessageBus {
@@ -38,33 +43,31 @@ export class RedisStreamsMessageBus implements MessageBus {
   readonly prefix: string;
   private readonly connection: RedisConnection;
   private readonly notifications: RedisNotifications;
-  private readonly subscriptions = new Set<RedisStreamSubscription>();
+  private readonly epochs: BusEpoch;
+  private readonly subscriptions = new Set<RedisStreamSubscription | RedisPatternSubscription>();
 
   constructor(options: RedisStreamsMessageBusOptions = {}) {
     this.connection = new RedisConnection(options);
     this.prefix = this.connection.keys.prefix;
     this.notifications = new RedisNotifications(this.connection);
+    this.epochs = new BusEpoch(this.connection);
   }
 
   publish(topic: string, message: OutgoingMessage, options: { ifEpoch?: string } = {}): Promise<void> {
-    return publish(this.connection, topic, message, options.ifEpoch);
+    return publish(this.connection, this.epochs, topic, message, options.ifEpoch);
   }
 
   async subscribe(pattern: string, group: string, handler: MessageHandler, options?: SubscribeOptions): Promise<Subscription> {
     this.connection.assertOpen();
     const matcher = topicMatcher(pattern);
     assertName('group', group);
-    const subscription = new RedisStreamSubscription(
-      this.connection,
-      this.notifications,
-      matcher,
-      group,
-      handler,
-      resolveSubscribeOptions(options),
-      (closed) => this.subscriptions.delete(closed),
-    );
+    const resolved = resolveSubscribeOptions(options);
+    const onClose = (closed: RedisStreamSubscription | RedisPatternSubscription) => this.subscriptions.delete(closed);
+    const subscription = matcher.exact
+      ? new RedisStreamSubscription(this.connection, matcher.exact, group, handler, resolved, '$', onClose)
+      : new RedisPatternSubscription(this.connection, this.notifications, matcher, group, handler, resolved, onClose);
     try {
-      await subscription.start();
+      await subscription.open();
     } catch (err) {
       await subscription.close();
       throw err;
@@ -82,7 +85,7 @@ export class RedisStreamsMessageBus implements MessageBus {
   }
 
   epoch(): Promise<string> {
-    return this.connection.epoch();
+    return this.epochs.read();
   }
 
   notify(channel: string, payload = ''): Promise<void> {

@@ -131,9 +131,18 @@ describe('the environment schema', () => {
     ],
     [{ SHUTDOWN_TIMEOUT_MS: 'never' }, 'invalid configuration: SHUTDOWN_TIMEOUT_MS must be a whole number of milliseconds from 1 to 2147483647 (got "never")'],
     [{ DATABASE_URL: 'lots' }, 'invalid configuration: DATABASE_URL must be a postgres:// or postgresql:// URL (got a value that is not a URL)'],
-    [{ REDIS_URL: 'http://cache:6379' }, 'invalid configuration: REDIS_URL must be a redis:// or rediss:// URL (got "http://cache:6379")'],
+    [{ REDIS_URL: 'http://cache:6379' }, 'invalid configuration: REDIS_URL must be a redis://, rediss://, redis+cluster:// or rediss+cluster:// URL (got "http://cache:6379")'],
+    [
+      { REDIS_URL: 'redis+cluster://cache-0:6379?node=cache-1/6379' },
+      'invalid configuration: REDIS_URL must be a redis://, rediss://, redis+cluster:// or rediss+cluster:// URL (got "redis+cluster://cache-0:6379?node=cache-1/6379")',
+    ],
   ])('refuses %j with one line naming the variable and what it allows', (env, message) => {
     expect(messageOf(env)).toBe(message);
+  });
+
+  it('takes a Redis Cluster URL (seeds: its host and each node parameter)', () => {
+    const url = 'rediss+cluster://app:pw@cache-0:6379?node=cache-1:6379&node=cache-2:6379';
+    expect(parseEnv({ REDIS_URL: url }).REDIS_URL).toBe(url);
   });
 
   it('never repeats a password from a rejected URL', () => {

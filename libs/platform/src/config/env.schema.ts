@@ -1,5 +1,6 @@
 import { join } from 'path';
 import { z } from 'zod';
+import { isRedisUrl } from '@app/messaging';
 import { DEFAULT_DB_TIMEOUTS } from '../platform.config';
 import { ConfigError } from './config-error';
 
@@ -30,7 +31,8 @@ const url = (protocols: string[]) =>
  */
 export const envSchema = z.object({
   DATABASE_URL: setting('a postgres:// or postgresql:// URL', url(['postgres:', 'postgresql:']).optional()),
-  REDIS_URL: setting('a redis:// or rediss:// URL', url(['redis:', 'rediss:']).optional()),
+  // One server, or a Redis Cluster: redis+cluster://[user:password@]host:port[?node=host:port&…].
+  REDIS_URL: setting('a redis://, rediss://, redis+cluster:// or rediss+cluster:// URL', z.string().trim().refine(isRedisUrl).optional()),
   ADMIN_API_KEY: setting('a string', z.string().optional()),
   PORT: setting('an integer from 1 to 65535', integer(1, 65535).default(3000)),
   HOST: setting('a host name or IP address', z.string().trim().default('0.0.0.0')),

@@ -106,6 +106,17 @@ export class RedisServer {
     }
   }
 
+  /** Subscribers of a channel (PUBSUB NUMSUB). */
+  async subscribers(channel: string): Promise<number> {
+    const admin = this.client();
+    try {
+      const reply = (await admin.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+      return Number(reply[1]);
+    } finally {
+      admin.disconnect();
+    }
+  }
+
   /** A plain connection that fails fast instead of waiting for the server (close it with disconnect()). */
   client(): Redis {
     const redis = new Redis(this.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });

@@ -2,13 +2,17 @@ import { Pool } from 'pg';
 import { createTestDatabase, dropTestDatabase, TestDatabase } from '@app/database';
 import { createMessageBus, MessageBus } from '@app/messaging';
 import { ProjectionRunner } from '@app/projections';
+import { RedisCluster } from '../../../../test/support/redis-cluster';
 import { IntegrationConsumer } from './integration-consumer';
 import { RedisServer } from './redis-server';
 
+/** The spec's own Redis: one redis-server, or a 3-master Redis Cluster (same url, kill, restart, flushAll, subscribers). */
+export type SpecRedis = RedisServer | RedisCluster;
+
 /**
- * A database and a redis-server of the spec's own, and what the spec opens on them, closed by
- * `close()` in dependency order: whatever was registered with `beforeClose` (workers), runners,
- * consumers, buses, then Redis and the database.
+ * A database and a redis-server (or a Redis Cluster) of the spec's own, and what the spec opens on
+ * them, closed by `close()` in dependency order: whatever was registered with `beforeClose` (workers),
+ * runners, consumers, buses, then Redis and the database.
  */
 export class RedisSpecResources {
   readonly buses: MessageBus[] = [];
@@ -21,13 +25,13 @@ export class RedisSpecResources {
 
   private constructor(
     readonly tdb: TestDatabase,
-    readonly redis: RedisServer,
+    readonly redis: SpecRedis,
   ) {}
 
-  static async start(options: { poolSize: number }): Promise<RedisSpecResources> {
-    const tdb = await createTestDatabase(options);
+  static async start(options: { poolSize: number; cluster?: boolean }): Promise<RedisSpecResources> {
+    const tdb = await createTestDatabase({ poolSize: options.poolSize });
     try {
-      return new RedisSpecResources(tdb, await RedisServer.start());
+      return new RedisSpecResources(tdb, options.cluster ? await RedisCluster.start() : await RedisServer.start());
     } catch (err) {
       await dropTestDatabase(tdb);
       throw err;
@@ -54,7 +58,8 @@ export class RedisSpecResources {
     await Promise.all(this.runners.map((r) => r.stop()));
     await Promise.all(this.consumers.map((c) => c.close().catch(() => undefined)));
     await Promise.all(this.buses.map((b) => b.close().catch(() => undefined)));
-    await this.redis.kill();
+    if (this.redis instanceof RedisCluster) await this.redis.close();
+    else await this.redis.kill();
     await dropTestDatabase(this.tdb, this.pools);
   }
 }
