@@ -18,6 +18,7 @@ COPY . .
 # R__event_store.sql: same name and same text, hence the same checksum in schema_repeatables as
 # when the .ts is applied by `npm run migrate` (a database migrated either way is not re-applied).
 RUN npm run build \
+ && node apps/console/scripts/build.mjs \
  && mkdir -p /out/migrations \
  && cp migrations/*.sql /out/migrations/ \
  && node -r @swc-node/register -e "process.stdout.write(require('./migrations/R__event_store.ts').sql)" \
@@ -47,6 +48,8 @@ COPY package.json package-lock.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /out/migrations ./migrations
+# The web console (static files, served at /console).
+COPY --from=build /app/apps/console/dist ./apps/console/dist
 COPY deploy/docker/healthcheck.js ./healthcheck.js
 # The node user of the official image (uid 1000); Kubernetes manifests pin runAsUser: 1000.
 USER node

@@ -22,6 +22,7 @@ interface RouteSpec {
 const ROUTES: RouteSpec[] = [
   { route: 'POST /v1/tenants', body: true },
   { route: 'GET /v1/tenants/{id}' },
+  { route: 'GET /v1/me' },
   { route: 'POST /v1/api-keys', body: true },
   { route: 'DELETE /v1/api-keys/{id}', produces: 'none' },
   { route: 'POST /v1/sagas/agent-provisioning', body: true, headers: ['Idempotency-Key'] },

@@ -15,7 +15,9 @@ export interface SystemDefinition {
 export const SYSTEMS: Record<string, SystemDefinition> = {
   ours: {
     name: 'ours',
-    description: '@app/event-store PostgresEventStore (defaults: notify on)',
+    description:
+      '@app/event-store PostgresEventStore (defaults: notify on); W7/W8: the saga executor in this process; ' +
+      'W10: the platform process (API + worker) over its REST agent work protocol',
     subject: true,
     openEventStore: (url, poolSize) => openOurs(url, poolSize, { notify: true, system: 'ours' }),
   },
@@ -42,6 +44,16 @@ export const SYSTEMS: Record<string, SystemDefinition> = {
     description: '@dbos-inc/dbos-sdk workflows, 5 steps, compensation in a catch block (W7/W8; bench/systems/dbos.ts)',
     subject: false,
   },
+  bullmq: {
+    name: 'bullmq',
+    description: 'BullMQ on the local Redis: 8 Workers × concurrency 16, addBulk, removeOnComplete (W10; bench/systems/bullmq.ts)',
+    subject: false,
+  },
+  'graphile-worker': {
+    name: 'graphile-worker',
+    description: 'graphile-worker on the same PostgreSQL: 8 runners × concurrency 16, localQueue 16, addJobs (W10; bench/systems/graphile-worker.ts)',
+    subject: false,
+  },
 };
 
-export const DEFAULT_SYSTEMS = ['ours', 'emmett', 'pg', 'dbos'];
+export const DEFAULT_SYSTEMS = ['ours', 'emmett', 'pg', 'dbos', 'bullmq', 'graphile-worker'];

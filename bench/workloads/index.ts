@@ -7,6 +7,7 @@ import { w5 } from './w5-aggregate-load';
 import { w6 } from './w6-global-log';
 import { w7 } from './w7-sagas';
 import { w8 } from './w8-saga-compensations';
+import { w10 } from './w10-agent-tasks';
 import { wLatency } from './w-latency-wakeups';
 
 /**
@@ -15,4 +16,4 @@ import { wLatency } from './w-latency-wakeups';
  * workload for systems that are not event stores (DBOS) lists them in `systems`, registers them in
  * bench/systems/index.ts, and builds them itself from `ctx.createDatabase()`.
  */
-export const WORKLOADS: Workload[] = [w1, w2, w3, w4, w5, w6, w7, w8, wLatency];
+export const WORKLOADS: Workload[] = [w1, w2, w3, w4, w5, w6, w7, w8, w10, wLatency];

@@ -12,7 +12,21 @@ function dockerMayAnswer() {
   return fs.existsSync('/var/run/docker.sock');
 }
 
-module.exports = async function globalSetup() {
+/** The e2e tests (and any test that opens /console) need the built console: built when stale. */
+function buildConsoleIfStale(globalConfig) {
+  const projects = globalConfig && globalConfig.selectProjects;
+  if (projects && !projects.includes('e2e')) return;
+  const { execFileSync } = require('child_process');
+  const path = require('path');
+  try {
+    execFileSync(process.execPath, [path.join(__dirname, '..', '..', 'apps', 'console', 'scripts', 'build.mjs'), '--if-stale'], { stdio: 'inherit' });
+  } catch {
+    console.log('\n[tests] the console did not build (see above): the last build (if any) is served and the console tests may fail');
+  }
+}
+
+module.exports = async function globalSetup(globalConfig) {
+  buildConsoleIfStale(globalConfig);
   if (!process.env.DATABASE_URL && dockerMayAnswer()) {
     try {
       const { PostgreSqlContainer } = require('@testcontainers/postgresql');

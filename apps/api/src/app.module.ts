@@ -10,6 +10,7 @@ import { ProblemFilter } from './http/problem.filter';
 import { requestLogOptions } from './http/request-log.options';
 import { OpsController } from './ops/ops.controller';
 import { TenantsController } from './tenants/tenants.controller';
+import { MeController } from './auth/me.controller';
 import { API_CONTROLLERS, API_PROVIDERS } from './routes';
 
 @Module({})
@@ -28,7 +29,7 @@ export class AppModule implements NestModule {
         TerminusModule,
         ...(runsWorker ? [WorkerModule] : []),
       ],
-      controllers: [OpsController, TenantsController, ...API_CONTROLLERS],
+      controllers: [OpsController, TenantsController, MeController, ...API_CONTROLLERS],
       providers: [
         ApiKeysService,
         { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -7,6 +7,7 @@ import { PlatformConfig } from '@app/platform';
 import { AppModule } from '../app.module';
 import { JsonDepthInterceptor } from '../http/json-depth.interceptor';
 import { createValidationPipe } from '../http/validation';
+import { serveConsole } from './console-static';
 import { createOpenApiDocument } from './openapi';
 
 /** Builds the HTTP application (used by main.ts and by the end-to-end tests). */
@@ -26,5 +27,6 @@ export async function createApp(config: PlatformConfig, options: { logger?: bool
 
   const document = createOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  serveConsole(app); // the web console at /console (static, no api key)
   return app;
 }

@@ -121,6 +121,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Describe the calling key
+         * @description The role and tenant of the API key that makes the request.
+         */
+        get: operations["getCaller"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sagas/agent-provisioning": {
         parameters: {
             query?: never;
@@ -1065,6 +1085,14 @@ export interface components {
             /** @enum {string} */
             role: "client" | "operator" | "admin";
             name: string;
+        };
+        CallerDto: {
+            /** @description the key id (`admin` for the ADMIN_API_KEY) */
+            keyId: string;
+            /** @enum {string} */
+            role: "client" | "operator" | "admin";
+            /** @description the key's tenant; absent for the admin key (every tenant) */
+            tenantId?: string;
         };
         AgentResourcesDto: {
             /** @example 500 */
@@ -2503,6 +2531,52 @@ export interface operations {
             };
             /** @description no such api key */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description database unreachable or not answering */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCaller: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallerDto"];
+                };
+            };
+            /** @description no or unknown api key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description an agent key */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
