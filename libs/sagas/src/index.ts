@@ -32,3 +32,4 @@ export { TaskWorkflowSaga, workflowTaskIdOf } from './definitions/task-workflow.
 export { AgentDecommissioningSaga, AgentDecommissioningInput, AgentFleet, AGENT_DECOMMISSIONING_STEPS } from './definitions/agent-decommissioning.saga';
 export * from './workflow-definitions/workflow-definition-store';
 export * from './workflow-definitions/resolve-task-workflow-start';
+export { stableJson, contentHash } from './executor/stable-json';

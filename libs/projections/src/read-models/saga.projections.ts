@@ -1,5 +1,5 @@
 import { RecordedEvent } from '@app/event-store';
-import { evolve, initialSagaState, SAGA_EVENT_TYPES, SagaEvent, SagaState, toSagaView } from '@app/sagas';
+import { evolve, initialSagaState, SAGA_EVENT_TYPES, SagaEvent, SagaState, stableJson, toSagaView } from '@app/sagas';
 import { Projection, ProjectionContext } from '../projection';
 import { defineRowProjection, Row, RowTable } from '../row-projection';
 
@@ -19,8 +19,12 @@ export function sagaSummariesProjection(): Projection {
     async handle(events: RecordedEvent[], { tx }: ProjectionContext): Promise<void> {
       const sagaIds = [...new Set(events.map(sagaIdOf))];
       const states = new Map<string, { state: SagaState; version: number }>();
+      // The steps as the read model has them: only the ones a batch changes are written again (a
+      // wide saga's batch would otherwise rewrite every step of it).
+      const before = new Map<string, Map<string, string>>();
       for (const row of await summaries.load(tx, sagaIds.map((saga_id) => ({ saga_id })))) {
         states.set(row.saga_id as string, { state: row.state as SagaState, version: Number(row.version) });
+        before.set(row.saga_id as string, new Map((row.steps as { name: string }[]).map((s) => [s.name, stableJson(s)])));
       }
       for (const e of events) {
         const id = sagaIdOf(e);
@@ -50,7 +54,9 @@ export function sagaSummariesProjection(): Projection {
           definition_name: view.definition?.name ?? null,
           definition_version: view.definition?.version ?? null,
         });
+        const previous = before.get(sagaId);
         for (const s of view.steps) {
+          if (previous?.get(s.name) === stableJson(s)) continue;
           stepRows.push({
             saga_id: sagaId,
             name: s.name,

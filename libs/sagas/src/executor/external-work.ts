@@ -10,6 +10,7 @@ import { SagaEvent } from '../core/saga.events';
 import { SagaState } from '../core/saga.state';
 import { isAgentStep, sagaStreamId } from '../core/saga.types';
 import { ExternalTaskSpec, SagaDefinition } from '../definitions/saga-definition';
+import { DomainCommandEnvelope } from '../domain-commands/domain-commands';
 import { TransitionCommitter } from './commit';
 import { ExecutorContext, Transition } from './executor.types';
 import { loadSaga } from './load';
@@ -63,8 +64,6 @@ export function touchesExternalSteps(t: Transition): boolean {
   );
 }
 
-/** Thrown inside the transaction to roll the guard's writes back when the report is stale. */
-class StaleOutcome extends Error {}
 
 /** The queue changes a transition to `after` implies. */
 export function externalWorkChanges(t: Transition, after: SagaState, definition: SagaDefinition): ExternalWorkChanges {
@@ -135,68 +134,138 @@ export interface ExternalOutcome {
   actor: string;
 }
 
+interface Pending {
+  outcome: ExternalOutcome;
+  resolve: (r: 'recorded' | 'stale') => void;
+  reject: (err: unknown) => void;
+}
+
+/** Reports of one saga recorded together at most (a wide saga's agents complete at once). */
+const MAX_BATCH = 64;
+
 /**
- * Records outcomes of external steps: the saga's decision, the task's domain events, whatever the
- * outcome makes due at once (the next steps), the queue changes and the pending-work row, in one
- * transaction under the saga's lock. `stale` when the saga no longer waits for this attempt.
+ * Records outcomes of external steps: the saga's decisions, the tasks' domain events, whatever the
+ * outcomes make due at once (the next steps), the queue changes and the pending-work row, in one
+ * transaction under the saga's lock. The reports of one saga that arrive while one of its
+ * transactions runs wait in this process (holding no connection) and are recorded together in the
+ * next: a saga whose fifty agent tasks complete at once costs a few commits, not fifty connections
+ * queued on its lock. `stale` when the saga no longer waits for that attempt.
  */
 export class ExternalOutcomes {
+  private readonly queues = new Map<string, Pending[]>();
+
   constructor(
     private readonly ctx: ExecutorContext,
     private readonly committer: TransitionCommitter,
     private readonly newWork: () => void,
   ) {}
 
-  async report(o: ExternalOutcome): Promise<'recorded' | 'stale'> {
+  report(o: ExternalOutcome): Promise<'recorded' | 'stale'> {
+    return new Promise((resolve, reject) => {
+      const queue = this.queues.get(o.sagaId);
+      if (queue) {
+        queue.push({ outcome: o, resolve, reject });
+        return;
+      }
+      const fresh: Pending[] = [{ outcome: o, resolve, reject }];
+      this.queues.set(o.sagaId, fresh);
+      void this.drain(o.sagaId, fresh);
+    });
+  }
+
+  /** Records the saga's waiting reports, a batch per transaction, until none is left. */
+  private async drain(sagaId: string, queue: Pending[]): Promise<void> {
+    try {
+      while (queue.length) {
+        const batch = queue.splice(0, MAX_BATCH);
+        try {
+          const outcomes = await this.recordBatch(sagaId, batch);
+          batch.forEach((p, i) => {
+            const r = outcomes[i];
+            if (r instanceof Error) p.reject(r);
+            else p.resolve(r);
+          });
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.queues.delete(sagaId);
+    }
+  }
+
+  private async recordBatch(sagaId: string, batch: Pending[]): Promise<('recorded' | 'stale' | Error)[]> {
+    const tenantId = batch[0].outcome.tenantId;
     for (let round = 0; ; round++) {
       try {
-        const outcome = await this.ctx.store.transaction(async (client) => {
-          await this.ctx.store.lockStreams([sagaStreamId(o.sagaId)], { tx: client });
-          if (o.guard) await o.guard(client);
-          const loaded = await loadSaga(this.ctx.store, o.sagaId, client);
-          if (!loaded || loaded.state.tenantId !== o.tenantId) throw new SagaError('SAGA_NOT_FOUND', `saga ${o.sagaId} not found`);
+        const done = await this.ctx.store.transaction(async (client) => {
+          await this.ctx.store.lockStreams([sagaStreamId(sagaId)], { tx: client });
+          const loaded = await loadSaga(this.ctx.store, sagaId, client);
+          if (!loaded || loaded.state.tenantId !== tenantId) throw new SagaError('SAGA_NOT_FOUND', `saga ${sagaId} not found`);
           const at = new Date();
-          const command: SagaCommand =
-            'output' in o.result
-              ? { type: 'SucceedStep', data: { step: o.step, attempt: o.attempt, output: o.result.output, at } }
-              : {
-                  type: 'FailStep',
-                  data: {
-                    step: o.step,
-                    attempt: o.attempt,
-                    error: o.result.error,
-                    at,
-                    jitter: this.ctx.random(),
-                    retryable: o.result.retryable,
-                    ...(o.result.code ? { code: o.result.code } : {}),
-                  },
-                };
-          const decided = decide(command, loaded.state);
-          if (decided.length === 0) throw new StaleOutcome();
-          const events: SagaEvent[] = [...decided, ...advance(foldSagaEvents(decided, loaded.state), at).events];
           const definition = this.ctx.definition(loaded.state.sagaType);
-          const spec = definition.externalTask?.(loaded.state, o.step, o.attempt);
-          const commands = spec?.outcomeCommands?.('output' in o.result ? { output: o.result.output } : { error: o.result.error }, at.toISOString());
+          let state = loaded.state;
+          const events: SagaEvent[] = [];
+          const commands: DomainCommandEnvelope[] = [];
+          const actors = new Set<string>();
+          const outcomes: ('recorded' | 'stale' | Error)[] = [];
+          for (const { outcome: o } of batch) {
+            if (o.tenantId !== tenantId) {
+              outcomes.push(new SagaError('SAGA_NOT_FOUND', `saga ${sagaId} not found`));
+              continue;
+            }
+            const decided = decide(outcomeCommand(o, at, this.ctx.random()), state);
+            if (decided.length === 0) {
+              outcomes.push('stale');
+              continue;
+            }
+            if (o.guard) {
+              try {
+                await o.guard(client);
+              } catch (err) {
+                // A refusal (fencing) leaves the transaction usable; a database error does not.
+                if ((err as { severity?: unknown }).severity !== undefined) throw err;
+                outcomes.push(err as Error);
+                continue;
+              }
+            }
+            const spec = definition.externalTask?.(state, o.step, o.attempt);
+            commands.push(...(spec?.outcomeCommands?.('output' in o.result ? { output: o.result.output } : { error: o.result.error }, at.toISOString()) ?? []));
+            state = foldSagaEvents(decided, state);
+            events.push(...decided);
+            actors.add(o.actor);
+            outcomes.push('recorded');
+          }
+          if (events.length === 0) return { outcomes };
+          events.push(...advance(state, at).events);
           const t: Transition = {
-            sagaId: o.sagaId,
-            tenantId: o.tenantId,
+            sagaId,
+            tenantId,
             loaded,
             events,
             dueNow: true,
-            metadata: { actor: o.actor },
-            ...(commands?.length ? { commands } : {}),
+            metadata: { actor: [...actors].join(', ').slice(0, 500) },
+            ...(commands.length ? { commands } : {}),
           };
-          return { t, result: await this.committer.write(client, t) };
+          return { outcomes, t, result: await this.committer.write(client, t) };
         });
-        this.ctx.store.notifyAppended();
-        this.committer.settle(outcome.t, outcome.result);
-        this.newWork();
-        return 'recorded';
+        if (done.t && done.result) {
+          this.ctx.store.notifyAppended();
+          this.committer.settle(done.t, done.result);
+          this.newWork();
+        }
+        return done.outcomes;
       } catch (err) {
-        if (err instanceof StaleOutcome) return 'stale';
         if (!isEventStoreError(err, 'WRONG_EXPECTED_VERSION') || round >= 10) throw err;
         await sleep(2 + this.ctx.random() * 10 * (round + 1), undefined, { ref: false });
       }
     }
   }
+}
+
+/** The saga command an outcome reports. */
+function outcomeCommand(o: ExternalOutcome, at: Date, jitter: number): SagaCommand {
+  if ('output' in o.result) return { type: 'SucceedStep', data: { step: o.step, attempt: o.attempt, output: o.result.output, at } };
+  const { error, retryable, code } = o.result;
+  return { type: 'FailStep', data: { step: o.step, attempt: o.attempt, error, at, jitter, retryable, ...(code ? { code } : {}) } };
 }

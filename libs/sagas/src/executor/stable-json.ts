@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 
 /** JSON with object keys sorted, so the same body always hashes the same. */
-function stableJson(value: unknown): string {
+export function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value && typeof value === 'object') {
     return `{${Object.keys(value as object)
