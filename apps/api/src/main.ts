@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     `  database: ${dataDir ? `embedded PostgreSQL (PGlite), data in ${dataDir}` : redact(runtime.config.databaseUrl)}`,
     `  message bus: ${runtime.config.redisUrl ? `Redis ${redact(runtime.config.redisUrl)}` : 'in-memory (single process)'}`,
     `  docs: ${base}/docs`,
+    `  console: ${base}/console`,
   ];
   if (runtime.generatedAdminKey) {
     lines.push(`  admin api key (kept in ${runtime.adminKeyFile}; set ADMIN_API_KEY to choose your own):`, `    ${runtime.generatedAdminKey}`);
