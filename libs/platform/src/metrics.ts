@@ -33,6 +33,18 @@ export class PlatformMetrics {
     registers: [this.registry],
   });
   readonly agentTasks = new Gauge({ name: 'saga_agent_tasks', help: 'Agent tasks in the queue by state (pending, delayed, locked)', labelNames: ['capability', 'state'], registers: [this.registry] });
+  readonly agentQueueAge = new Gauge({
+    name: 'saga_agent_queue_oldest_pending_seconds',
+    help: 'Age of the oldest agent task waiting to be taken, per capability (0 when none waits)',
+    labelNames: ['capability'],
+    registers: [this.registry],
+  });
+  readonly deadLetters = new Gauge({
+    name: 'saga_dead_letters',
+    help: 'Dead letters waiting for a replay, per consumer group (counted up to 1000)',
+    labelNames: ['group'],
+    registers: [this.registry],
+  });
   readonly agentTaskWait = new Histogram({
     name: 'saga_agent_task_wait_seconds',
     help: 'How long agent tasks waited in the queue before an instance locked them',

@@ -116,9 +116,25 @@ export class OpsController {
       queueDepths(this.pool)
         .then((rows) => {
           this.metrics.agentTasks.reset();
+          this.metrics.agentQueueAge.reset();
+          const now = Date.now();
+          const oldest = new Map<string, number>();
           for (const r of rows) {
             for (const state of ['pending', 'delayed', 'locked'] as const) this.metrics.agentTasks.inc({ capability: r.capability, state }, r[state]);
+            // Across tenants sharing a capability name: the oldest.
+            const age = r.oldest_pending_at ? Math.max(0, (now - r.oldest_pending_at.getTime()) / 1000) : 0;
+            oldest.set(r.capability, Math.max(oldest.get(r.capability) ?? 0, age));
           }
+          for (const [capability, age] of oldest) this.metrics.agentQueueAge.set({ capability }, age);
+        })
+        .catch(() => undefined),
+      // Dead letters by consumer group (the first page: an alert needs "any", not an exact count).
+      withTimeout(this.bus.listDeadLetters({ limit: 1000 }), 2000)
+        .then((page) => {
+          this.metrics.deadLetters.reset();
+          const byGroup = new Map<string, number>();
+          for (const d of page.items) byGroup.set(d.group, (byGroup.get(d.group) ?? 0) + 1);
+          for (const [group, n] of byGroup) this.metrics.deadLetters.set({ group }, n);
         })
         .catch(() => undefined),
       // The scaling target of every live agent (KEDA / HPA read it from any process's /metrics).
