@@ -360,14 +360,14 @@ describe('saga CLI', () => {
     expect(after.every((e) => e.globalPosition > positions[positions.length - 2])).toBe(true);
   });
 
-  it("keeps the CLI's generated API types in step with /docs-json (regenerate: apps/cli/tools/generate-api-types.ts)", async () => {
+  it("keeps the CLI's generated API types in step with /docs-json (regenerate: npm run console:api)", async () => {
     const doc = await ctx.http().get('/docs-json');
     expect(doc.status).toBe(200);
     const file = join(dir, 'openapi.json');
     writeFileSync(file, JSON.stringify(doc.body));
     // A child process: openapi-typescript is an ES module that jest's runtime cannot require.
     const root = resolve(__dirname, '..');
-    const check = await promisify(execFile)(process.execPath, ['-r', '@swc-node/register', join(root, 'apps/cli/tools/generate-api-types.ts'), '--check', file], { cwd: root }).then(
+    const check = await promisify(execFile)(process.execPath, ['-r', '@swc-node/register', join(root, 'apps/console/scripts/generate-api.ts'), '--check', file], { cwd: root }).then(
       (r) => ({ code: 0, stderr: r.stderr }),
       (err: { code?: number; stderr?: string }) => ({ code: err.code, stderr: err.stderr }),
     );

@@ -1,7 +1,8 @@
-import type { components, paths } from './openapi';
+// One generated description of the contract for both tools (npm run console:api writes it).
+import type { components, paths } from '../../../console/src/api/schema';
 import { CliError, EXIT } from '../exit-codes';
 
-/** The schemas of the API (generated from /docs-json; see tools/generate-api-types.ts). */
+/** The schemas of the API (generated from the OpenAPI document: apps/console/scripts/generate-api.ts). */
 export type Schemas = components['schemas'];
 
 type Method = 'get' | 'post' | 'delete';
