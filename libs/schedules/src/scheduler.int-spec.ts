@@ -1,5 +1,5 @@
 import { Pool } from 'pg';
-import { createPool, createTestDatabase, TestDatabase } from '@app/database';
+import { createPool, createTestDatabase, TestDatabase, waitFor } from '@app/database';
 import { scheduleAggregateId, scheduleFireKey } from '@app/domain';
 import { fireSchedule } from './fire-schedule';
 import { Scheduler } from './scheduler';
@@ -89,6 +89,9 @@ describe('scheduler (injected clock)', () => {
     await round(all);
     clock.set(minute(3, 50));
     await round(all);
+    // The global log is read up to its gap-safety horizon, which transactions of other test files
+    // (other databases, same cluster) can hold back for a moment: wait until the fires show.
+    await waitFor(async () => (await sagasStartedBy(rt, 'catch-up')).length >= 2, { what: 'the catch-up fire in the log', timeoutMs: 15_000 }).catch(() => undefined);
     expect((await sagasStartedBy(rt, 'catch-up')).map((s) => s.key)).toEqual([minute(1), minute(3)].map((t) => scheduleFireKey('catch-up', t)));
 
     // Then on as usual.
